@@ -1,0 +1,1 @@
+"""Keras model -> quantized, verified .tflite -> self-describing bundle (workstation side)."""
