@@ -143,7 +143,9 @@ def _add_predict(sub):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="mobilekit", description=__doc__.split("\n")[0])
+    parser = _Parser(prog="mobilekit", description=(
+        "Standard vs depthwise-separable mobile vision models: build, train, export to "
+        "TFLite/LiteRT, verify and benchmark on real devices."))
     parser.add_argument("--version", action="version", version=f"mobilekit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
