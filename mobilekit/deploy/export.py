@@ -1,0 +1,113 @@
+"""``mobilekit export``: Keras model -> quantized, converted, verified, audited bundle.
+
+One function, ``export_bundle``, does the job for the CLI, the quickstart and ``compare``:
+convert with a fixed batch of 1, check the .tflite against the Keras model, record which ops
+XNNPACK leaves out, and only then move the bundle into place in one rename.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+import mobilekit
+from mobilekit.deploy import quantize
+from mobilekit.deploy.bundle import LABELS_FILE, MODEL_FILE, io_spec, sha256, write_files
+from mobilekit.deploy.convert import convert, input_shape
+from mobilekit.deploy.verify import semantics, verify
+from mobilekit.errors import PartialFailure, UsageError
+from mobilekit.fsutil import atomic_write_bytes, staged_dir
+from mobilekit.keras import keras, tf
+from mobilekit.runtime.graph import delegation, op_costs
+
+DEFAULT_SAMPLES = 256
+
+
+def export_bundle(model: keras.Model, out_dir: str | Path, *, quant: str, io: str = "float",
+                  name: str, labels: list[str], builder: dict | None = None, trained: bool,
+                  normalization: dict, calibration: np.ndarray | None = None,
+                  verification: tuple[np.ndarray, np.ndarray | None] | None = None,
+                  replace: bool = False, min_agreement: float = 0.98, max_rel_diff: float = 1e-4,
+                  crop: str = "none", sparsity: float | None = None) -> dict:
+    """Write one bundle at ``out_dir`` and return its manifest.
+
+    ``calibration``: normalized float images [N,H,W,3] (int8/int16x8; defaults to the verification
+    images). ``verification``: (normalized float images, int labels or None); without it, random
+    inputs in [-1, 1] check the numerics only. Raises UsageError for bad input before converting,
+    PartialFailure when a verification gate fails (then no bundle is written).
+    """
+    out_dir = Path(out_dir)
+    quantize.check_io(quant, io)
+    shape = input_shape(model)
+    if out_dir.exists() and not replace:
+        raise UsageError(f"{out_dir}: already exists (use --force to replace it)")
+    images, truth = verification if verification is not None else (_random_images(shape), None)
+    _check_images("verification", images, shape)
+    if calibration is None and quant in quantize.CALIBRATED_MODES:
+        calibration = images
+    if calibration is not None:
+        _check_images("calibration", calibration, shape)
+    classes = int(np.prod(model.outputs[0].shape[1:]))
+    if len(labels) != classes:
+        raise UsageError(f"labels: {len(labels)} given, the model has {classes} outputs")
+
+    model_bytes = convert(model, quant, io, calibration)
+    with tempfile.TemporaryDirectory(prefix="mobilekit-export-") as work:
+        path = Path(work) / MODEL_FILE
+        path.write_bytes(model_bytes)
+        check = verify(model, path, quant, images=images, labels=truth, trained=trained,
+                       min_agreement=min_agreement, max_rel_diff=max_rel_diff)
+        manifest = {
+            "schema_version": 1, "name": name,
+            "model_file": MODEL_FILE, "model_sha256": sha256(path), "model_bytes": len(model_bytes),
+            "labels_file": LABELS_FILE, "builder": builder, "trained": trained,
+            "quantization": quant, "sparsity": sparsity,
+            "params": int(model.count_params()), "macs": sum(op["macs"] for op in op_costs(path)),
+            **_io(path, model, images, normalization, crop),
+            "verification": check,
+            "delegation": delegation(path),
+            "created_by": {"mobilekit": mobilekit.__version__, "tensorflow": tf.__version__,
+                           "ai_edge_litert": version("ai-edge-litert")},
+        }
+    if not check["passed"]:
+        raise PartialFailure(f"{name}: verification failed, no bundle written ({_gate_text(check)})")
+    with staged_dir(out_dir, replace=replace) as tmp:
+        atomic_write_bytes(tmp / MODEL_FILE, model_bytes)
+        write_files(tmp, labels, manifest)
+    return manifest
+
+
+def _io(path: Path, model: keras.Model, images: np.ndarray, normalization: dict, crop: str) -> dict:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    inp = io_spec(interpreter.get_input_details()[0])
+    out = io_spec(interpreter.get_output_details()[0])
+    inp.update(layout="NHWC", color="RGB", resize="bilinear", crop=crop,
+               normalization={"mean": [float(v) for v in normalization["mean"]],
+                              "std": [float(v) for v in normalization["std"]]})
+    out["semantics"] = semantics(model.predict(images[:8], verbose=0))
+    return {"input": inp, "output": out}
+
+
+def _gate_text(check: dict) -> str:
+    gates = check["gates"]
+    if gates["max_rel_diff"] is not None:
+        return (f"max |diff| {check['max_abs_diff']:.3g} > {gates['max_rel_diff']:g} x max |output| "
+                f"{check['output_scale']:.3g}")
+    return f"top-1 agreement {check['top1_agreement']:.4f} < {gates['min_top1_agreement']}"
+
+
+def _random_images(shape: tuple[int, int, int], count: int = 16) -> np.ndarray:
+    return np.random.default_rng(0).uniform(-1, 1, (count, *shape)).astype(np.float32)
+
+
+def _check_images(what: str, images: np.ndarray, shape: tuple[int, int, int]) -> None:
+    if images.ndim != 4 or tuple(images.shape[1:]) != shape or len(images) == 0:
+        raise UsageError(f"{what} images have shape {tuple(images.shape)}, the model takes [N, {', '.join(map(str, shape))}]")

@@ -1,0 +1,126 @@
+"""``mobilekit predict``: classify images with a bundle, preprocessing exactly as its manifest says.
+
+TF-free (numpy, Pillow, ai-edge-litert): the same steps an app performs, so the bundle's
+contract (CONTRACTS.md "Bundle") is tested here rather than described.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from mobilekit.deploy.bundle import read_bundle
+from mobilekit.errors import UsageError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+def round_half_away(x: np.ndarray) -> np.ndarray:
+    """Round half away from zero (numpy's own rounding is half-to-even)."""
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def quantize_input(x: np.ndarray, dtype: str, quantization: dict | None) -> np.ndarray:
+    """Normalized float32 -> the model's input type: q = clamp(round(x / scale) + zero_point)."""
+    if quantization is None:
+        return x.astype(dtype)
+    info = np.iinfo(dtype)
+    q = round_half_away(x.astype(np.float64) / quantization["scale"]) + quantization["zero_point"]
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def dequantize_output(y: np.ndarray, quantization: dict | None) -> np.ndarray:
+    """The model's output as float32 (scale * (q - zero_point) for a quantized output)."""
+    if quantization is None:
+        return y.astype(np.float32)
+    return (quantization["scale"] * (y.astype(np.float32) - quantization["zero_point"])).astype(np.float32)
+
+
+def preprocess(path: str | Path, input_spec: dict) -> np.ndarray:
+    """Decode RGB uint8 -> (center crop) -> bilinear resize to H x W -> (x - mean) / std, [1,H,W,3]."""
+    _, height, width, _ = input_spec["shape"]
+    try:
+        with Image.open(path) as image:
+            image = image.convert("RGB")
+    except (OSError, UnidentifiedImageError) as exc:
+        raise UsageError(f"{path}: not a readable image ({exc.__class__.__name__})") from exc
+    if input_spec["crop"] == "center":
+        image = _center_crop(image, width / height)
+    if input_spec["resize"] != "bilinear":
+        raise UsageError(f"{path}: manifest asks for resize {input_spec['resize']!r}; only bilinear is known")
+    pixels = np.asarray(image.resize((width, height), Image.BILINEAR), dtype=np.float32)
+    norm = input_spec["normalization"]
+    x = (pixels - np.float32(norm["mean"])) / np.float32(norm["std"])
+    return x[None].astype(np.float32)
+
+
+def _center_crop(image: Image.Image, aspect: float) -> Image.Image:
+    """The largest central box with the model's aspect ratio (width / height)."""
+    w, h = image.size
+    cw, ch = (round(h * aspect), h) if w / h > aspect else (w, round(w / aspect))
+    left, top = (w - cw) // 2, (h - ch) // 2
+    return image.crop((left, top, left + cw, top + ch))
+
+
+def image_paths(items: list[str]) -> list[Path]:
+    """Files as given; directories expand to their image files in name order."""
+    paths = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            paths += sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.is_file():
+            paths.append(path)
+        else:
+            raise UsageError(f"{item}: no such image file or directory")
+    if not paths:
+        raise UsageError(f"{' '.join(items)}: no images found")
+    return paths
+
+
+class Classifier:
+    """A bundle loaded once and applied to many images."""
+
+    def __init__(self, bundle_dir: str | Path):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.dir = Path(bundle_dir)
+        self.manifest = read_bundle(self.dir)
+        self.labels = (self.dir / self.manifest["labels_file"]).read_text("utf-8").splitlines()
+        self.interpreter = Interpreter(model_path=str(self.dir / self.manifest["model_file"]))
+        self.interpreter.allocate_tensors()
+        self._in = self.interpreter.get_input_details()[0]["index"]
+        self._out = self.interpreter.get_output_details()[0]["index"]
+
+    def scores(self, path: str | Path) -> np.ndarray:
+        """The float output row for one image."""
+        spec, out = self.manifest["input"], self.manifest["output"]
+        x = quantize_input(preprocess(path, spec), spec["dtype"], spec["quantization"])
+        self.interpreter.set_tensor(self._in, x)
+        self.interpreter.invoke()
+        return dequantize_output(self.interpreter.get_tensor(self._out), out["quantization"])[0]
+
+    def top(self, path: str | Path, k: int) -> list[dict]:
+        row = self.scores(path)
+        order = np.argsort(-row, kind="stable")[:k]
+        label = lambda i: self.labels[i] if i < len(self.labels) else str(i)  # noqa: E731
+        return [{"index": int(i), "label": label(int(i)), "score": float(row[i])} for i in order]
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    if args.top < 1:
+        raise UsageError(f"--top {args.top}: must be at least 1")
+    classifier = Classifier(args.bundle)
+    results = [{"image": str(p), "top": classifier.top(p, args.top)} for p in image_paths(args.images)]
+    for result in results:
+        best = ", ".join(f"{t['label']} {t['score']:.3f}" for t in result["top"])
+        print(f"{result['image']}: {best}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"bundle": str(args.bundle), "semantics": classifier.manifest["output"]["semantics"],
+                          "results": results}))
+    return 0

@@ -1,0 +1,151 @@
+"""export_bundle: converted with batch 1, verified against Keras, audited, written whole or not at all."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mobilekit.data import NORMALIZATION
+from mobilekit.deploy.bundle import read_bundle
+from mobilekit.deploy.export import export_bundle
+from mobilekit.errors import PartialFailure, UsageError
+from mobilekit.keras import keras, layers
+
+RES, CLASSES = 24, 5
+LABELS = [f"c{i}" for i in range(CLASSES)]
+
+
+def tiny_model(seed: int = 0) -> keras.Model:
+    """A conv / depthwise / pointwise / head stack: the op kinds a MobileNet is made of."""
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((RES, RES, 3))
+    x = layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False)(inp)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU(6.0)(x)
+    x = layers.DepthwiseConv2D(3, padding="same")(x)
+    x = layers.ReLU(6.0)(x)
+    x = layers.Conv2D(16, 1)(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inp, layers.Dense(CLASSES)(x), name="tiny")
+
+
+def images(count: int = 32, seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-1, 1, (count, RES, RES, 3)).astype(np.float32)
+
+
+def export(model, out, **kw):
+    kw.setdefault("quant", "fp32")
+    kw.setdefault("verification", (images(), np.zeros(32, np.int64)))
+    defaults = {"name": "tiny-" + kw["quant"], "labels": LABELS, "trained": False,
+                "normalization": NORMALIZATION}
+    return export_bundle(model, out, **{**defaults, **kw})
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model()
+
+
+def test_fp32_bundle_matches_keras_and_is_fully_delegated(model, tmp_path):
+    manifest = export(model, tmp_path / "b")
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["labels.txt", "manifest.json", "model.tflite"]
+    assert read_bundle(tmp_path / "b") == manifest
+    assert (tmp_path / "b" / "labels.txt").read_text().splitlines() == LABELS
+    assert manifest["input"]["shape"] == [1, RES, RES, 3] and manifest["input"]["dtype"] == "float32"
+    assert manifest["output"]["shape"] == [1, CLASSES] and manifest["output"]["semantics"] == "logits"
+    check = manifest["verification"]
+    assert check["samples"] == 32 and check["passed"]
+    assert check["max_abs_diff"] <= 1e-4 * check["output_scale"]
+    assert check["skipped"].startswith("untrained") and check["keras_accuracy"] is None
+    assert manifest["delegation"]["xnnpack_fully_delegated"]
+    assert manifest["delegation"]["ops_outside_xnnpack"] == []
+    assert manifest["params"] == model.count_params()
+    assert manifest["macs"] == 12 * 12 * 8 * 27 + 12 * 12 * 8 * 9 + 12 * 12 * 16 * 8 + 16 * CLASSES
+
+
+@pytest.mark.parametrize("io", ["float", "int8", "uint8"])
+def test_int8_is_full_integer_with_the_chosen_io(model, tmp_path, io):
+    manifest = export(model, tmp_path / "b", quant="int8", io=io, calibration=images(64, seed=2))
+    dtype = "float32" if io == "float" else io
+    assert manifest["input"]["dtype"] == dtype and manifest["output"]["dtype"] == dtype
+    assert (manifest["input"]["quantization"] is None) == (io == "float")
+    # uint8 io adds uint8<->int8 requantize ops at both ends, which XNNPACK does not take
+    outside = ["QUANTIZE", "QUANTIZE"] if io == "uint8" else []
+    assert manifest["delegation"]["ops_outside_xnnpack"] == outside
+    assert manifest["verification"]["max_abs_diff"] < 0.05 * manifest["verification"]["output_scale"]
+    assert manifest["model_bytes"] == (tmp_path / "b" / "model.tflite").stat().st_size
+
+
+def test_existing_bundle_is_replaced_only_when_asked(model, tmp_path):
+    export(model, tmp_path / "b")
+    with pytest.raises(UsageError, match="--force"):
+        export(model, tmp_path / "b", quant="int8")
+    assert read_bundle(tmp_path / "b")["quantization"] == "fp32"
+    export(model, tmp_path / "b", quant="int8", replace=True)
+    assert read_bundle(tmp_path / "b")["quantization"] == "int8"
+    assert [p.name for p in tmp_path.iterdir()] == ["b"]
+
+
+def test_failed_verification_writes_no_bundle(model, tmp_path):
+    with pytest.raises(PartialFailure, match="agreement"):
+        export(model, tmp_path / "b", quant="int8", trained=True, min_agreement=1.01)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fp32_diff_is_checked_even_for_untrained_weights(model, tmp_path):
+    with pytest.raises(PartialFailure, match="diff"):
+        export(model, tmp_path / "b", max_rel_diff=0.0 - 1e-12)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"calibration": np.zeros((4, RES, RES + 1, 3), np.float32), "quant": "int8"}, "calibration"),
+    ({"verification": (np.zeros((4, 8, 8, 3), np.float32), None)}, "verification"),
+    ({"labels": LABELS[:-1]}, "labels"),
+    ({"quant": "fp16", "io": "int8"}, "--io"),
+])
+def test_bad_input_is_one_usage_error_and_writes_nothing(model, tmp_path, bad, message):
+    with pytest.raises(UsageError, match=message):
+        export(model, tmp_path / "b", **bad)
+    assert list(tmp_path.iterdir()) == []
+
+
+KILL_SCRIPT = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+import mobilekit.deploy.bundle as bundle
+from test_export import export, tiny_model
+real = bundle.atomic_write_text
+def dying_write(path, text):
+    if path.name == "manifest.json":
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(path, text)
+bundle.atomic_write_text = dying_write
+export(tiny_model(), {out!r}, quant="int8", replace=True)
+"""
+
+
+def test_kill_during_export_leaves_the_old_bundle_or_nothing(model, tmp_path):
+    out = tmp_path / "b"
+    for existing in (False, True):
+        if existing:
+            export(model, out)
+        script = KILL_SCRIPT.format(tests=os.path.dirname(__file__), out=str(out))
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=300)
+        assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+        if existing:
+            assert read_bundle(out)["quantization"] == "fp32", "the old bundle is untouched"
+        else:
+            assert not out.exists()
+        assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == (["b"] if existing else [])
+
+
+def test_manifest_is_json_with_numbers_as_numbers(model, tmp_path):
+    export(model, tmp_path / "b", quant="int8", io="int8")
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert isinstance(manifest["input"]["quantization"]["scale"], float)
+    assert isinstance(manifest["input"]["quantization"]["zero_point"], int)
+    assert isinstance(manifest["verification"]["top1_agreement"], float)
