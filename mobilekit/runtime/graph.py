@@ -12,6 +12,7 @@ tensors; every other node runs on LiteRT's built-in kernels.
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +23,10 @@ from mobilekit.errors import UsageError
 
 TFLITE_MAGIC = b"TFL3"  # the flatbuffer file identifier, at bytes 4..8
 MAC_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
-_INDEX_TYPES = ("INT32", "INT64")  # constant int tensors of other ops are shapes and axes
+# input slot of the bias of each MAC op: the only constant int32 tensor that is a weight (int8
+# models keep biases in int32); every other constant int tensor is a shape, axis or padding
+_BIAS_SLOT = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "TRANSPOSE_CONV": 3}
+_INDEX_TYPES = ("INT32", "INT64")
 
 
 def check_tflite(path: str | os.PathLike) -> Path:
@@ -119,13 +123,13 @@ def read_graph(path: str | os.PathLike) -> tuple[list[dict], list[dict]]:
     return ops, tensors
 
 
-def _const_params(name: str, inputs: list[dict]) -> dict[int, int]:
+def _const_params(name: str, inputs: list[tuple[int, dict]]) -> dict[int, int]:
     """tensor index -> elements, for the constant weight tensors an op reads."""
     params = {}
-    for index, tensor in inputs:
-        if not tensor["constant"]:
+    for slot, (index, tensor) in enumerate(inputs):
+        if index < 0 or not tensor["constant"]:
             continue
-        if name not in MAC_OPS and tensor["type"] in _INDEX_TYPES:
+        if tensor["type"] in _INDEX_TYPES and slot != _BIAS_SLOT.get(name):
             continue
         params[index] = int(np.prod(tensor["shape"])) if tensor["shape"] else 1
     return params
@@ -140,7 +144,7 @@ def _costs(path) -> list[dict]:
     ops, tensors = read_graph(path)
     rows = []
     for op in ops:
-        inputs = [(t, tensors[t]) for t in op["inputs"] if t >= 0]
+        inputs = [(t, tensors[t] if t >= 0 else {}) for t in op["inputs"]]  # slots kept
         output_shape = tensors[op["outputs"][0]]["shape"] if op["outputs"] else []
         weights = _const_params(op["op"], inputs)
         rows.append({"index": op["index"], "op": op["op"], "output_shape": output_shape,
@@ -156,6 +160,53 @@ def total_weights(path: str | os.PathLike) -> int:
     for row in _costs(path):
         unique.update(row["weight_tensors"])
     return sum(unique.values())
+
+
+def _quantization(tensor) -> dict | None:
+    q = tensor.Quantization()
+    if q is None or q.ScaleLength() == 0:
+        return None
+    scale, zero_point = q.ScaleAsNumpy().tolist(), q.ZeroPointAsNumpy().tolist()
+    if len(scale) == 1:
+        return {"scale": scale[0], "zero_point": zero_point[0] if zero_point else 0}
+    return {"scale": scale, "zero_point": zero_point}  # per channel
+
+
+def io_tensors(path: str | os.PathLike) -> tuple[list[dict], list[dict]]:
+    """(inputs, outputs) of the main subgraph as CONTRACTS ``inspect`` entries: name, shape,
+    dtype (numpy name) and quantization ({"scale", "zero_point"} or null)."""
+    model = _model(Path(path))
+    graph = model.Subgraphs(0)
+    types = _enum_names("TensorType")
+
+    def entry(index: int) -> dict:
+        t = graph.Tensors(index)
+        return {"name": t.Name().decode("utf-8", "replace"),
+                "shape": [int(d) for d in t.ShapeAsNumpy()] if t.ShapeLength() else [],
+                "dtype": types.get(t.Type(), str(t.Type())).lower(),
+                "quantization": _quantization(t)}
+
+    inputs = [entry(int(i)) for i in graph.InputsAsNumpy()] if graph.InputsLength() else []
+    outputs = [entry(int(i)) for i in graph.OutputsAsNumpy()] if graph.OutputsLength() else []
+    return inputs, outputs
+
+
+def model_file(path: str | os.PathLike) -> Path:
+    """The .tflite of a path that is a .tflite file or a bundle directory (its manifest's
+    ``model_file``, else ``model.tflite``)."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    name = "model.tflite"
+    manifest = path / "manifest.json"
+    if manifest.is_file():
+        try:
+            name = json.loads(manifest.read_text(encoding="utf-8")).get("model_file") or name
+        except (ValueError, AttributeError):
+            raise UsageError(f"{manifest}: not a valid JSON manifest") from None
+    if not (path / name).is_file():
+        raise UsageError(f"{path}: a directory without {name} (not a bundle)")
+    return path / name
 
 
 def delegated_nodes(ops: list[dict], nodes: list[dict]) -> list[set[int]]:
