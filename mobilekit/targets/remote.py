@@ -1,0 +1,96 @@
+"""What the ssh, qemu and adb targets share: one directory that holds the device runner and the
+models, and one runner process per model inside it.
+
+The directory mirrors the package (``mobilekit/runtime/...``, see ``runtime_files``) so that
+``cd DIR && PY -m mobilekit.runtime.runner`` imports the copied runner and nothing else. Models go
+to ``models/<i>/<file name>``: bundles all call their model ``model.tflite``, and the runner's
+rows still carry the file's own name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from mobilekit.targets import error_row, rows_from_output, runtime_files
+
+RUNNER_MODULE = "mobilekit.runtime.runner"
+
+
+def _place(source: Path, dest: Path) -> None:
+    """A hard link when possible (models can be large), else a copy."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copyfile(source, dest)
+
+
+def stage(directory: Path, models: list[Path], *, runner: bool = True) -> list[str | None]:
+    """Fill ``directory`` with the runner (unless ``runner`` is False) and the models.
+
+    Returns each model's path relative to ``directory`` (None for a model that is not a file:
+    its row becomes an error without running anything).
+    """
+    if runner:
+        for source, relative in runtime_files():
+            _place(source, directory / relative)
+    placed: list[str | None] = []
+    for index, model in enumerate(models):
+        model = Path(model)
+        if not model.is_file():
+            placed.append(None)
+            continue
+        relative = f"models/{index}/{model.name}"
+        _place(model, directory / relative)
+        placed.append(relative)
+    return placed
+
+
+def runner_command(python: list[str], model: str, runner_args: list[str]) -> list[str]:
+    """argv of the device runner for one model (relative to the staged directory)."""
+    return [*python, "-m", RUNNER_MODULE, model, *runner_args]
+
+
+def shell_command(directory: str, argv: list[str]) -> str:
+    """A POSIX shell line running ``argv`` inside ``directory``, every word quoted."""
+    return f"cd {shlex.quote(directory)} && {shlex.join(argv)}"
+
+
+def runner_options(runner_args: list[str]) -> argparse.Namespace:
+    """The runner's flags as the runner itself reads them (threads, kernels, runs, ...)."""
+    from mobilekit.runtime.runner import build_parser
+
+    return build_parser().parse_args(["MODEL", *runner_args])
+
+
+def shell_returncode(code: int) -> int:
+    """A remote shell reports a child killed by signal N as 128+N; rows_from_output wants -N."""
+    return -(code - 128) if 128 < code < 160 else code
+
+
+def run_each(placed: list[str | None], run_one: Callable[[str], subprocess.CompletedProcess],
+             finish: Callable[[dict, subprocess.CompletedProcess], dict] | None = None) -> list[dict]:
+    """One runner process per model, so a crash costs only that model's row.
+
+    ``run_one(relative model path)`` runs it; ``finish(row, process)`` may amend a row.
+    """
+    rows = []
+    for relative in placed:
+        if relative is None:
+            rows.append(error_row("model file not found"))
+            continue
+        proc = run_one(relative)
+        row = rows_from_output(1, proc.stdout, shell_returncode(proc.returncode), proc.stderr)[0]
+        rows.append(finish(row, proc) if finish else row)
+    return rows
+
+
+def last_line(text: str) -> str:
+    """The last non-empty line of a tool's output (its error, usually), for one-line messages."""
+    return error_row(text)["error"] if text.strip() else "no output"
