@@ -1,0 +1,216 @@
+"""Conv units of each kind and the blocks built from them, as plain tf_keras layer graphs.
+
+Every block is a function ``block(x, filters, *, kernel, stride, kind, act, name, ...) -> tensor``
+that adds built-in Keras layers (plus the two small registered activations below) to a
+functional graph, so every model made of them saves to ``.keras`` and loads back without custom
+code and without Lambda layers.
+
+Conv kinds (../shared/CONTRACTS.md, "Conv kinds"): a spatial KxK convolution from M to N
+channels is
+
+- ``separable``: depthwise KxK (carries the stride) -> BN -> act -> pointwise 1x1 M->N;
+- ``standard``: one KxK conv M->N (carries the stride);
+- ``spatial``: Kx1 conv M->N with stride (s, 1), then 1xK conv N->N with stride (1, s).
+
+The rule inside blocks: ``standard`` collapses each depthwise KxK conv and the 1x1 conv paired
+with it into one full KxK conv. In a depthwise-separable unit (MobileNetV1) that is the following
+pointwise conv; in an inverted residual with expansion it is the expansion 1x1 (the "fused"
+MBConv of EfficientNetV2: KxK conv M->tM, then the linear 1x1 projection); without expansion it
+is the projection (one KxK conv M->N with BN and the block's activation, as EfficientNetV2's
+fused block with expand ratio 1). ``spatial`` replaces each such full KxK conv by the Kx1 + 1xK
+pair. 1x1 convolutions are the same in every kind.
+
+Activations are chosen so that int8 TFLite stays inside XNNPACK: hard-swish is one layer that
+TFLite turns into its HARD_SWISH op, the squeeze-excite gate is ReLU6(x + 3) / 6 written so that
+each TFLite op it becomes gets its own quantization range, and SE multiplies with a ``Multiply``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mobilekit.errors import UsageError
+from mobilekit.keras import keras, layers, tf
+
+KINDS = ("separable", "standard", "spatial")
+ACTIVATIONS = ("relu", "relu6", "hard_swish", "linear")
+
+
+def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """Round channels to a multiple of ``divisor`` without losing more than 10 % (MobileNetV2/V3)."""
+    min_value = divisor if min_value is None else min_value
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+def check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise UsageError(f"--kind: unknown conv kind {kind!r} (choose from {', '.join(KINDS)})")
+    return kind
+
+
+@keras.utils.register_keras_serializable(package="mobilekit")
+class HardSwish(layers.Layer):
+    """x * ReLU6(x + 3) / 6 as one layer: TFLite fuses it into one HARD_SWISH op (int8 in XNNPACK)."""
+
+    def call(self, inputs):
+        return inputs * tf.nn.relu6(inputs + 3.0) * (1.0 / 6.0)
+
+
+@keras.utils.register_keras_serializable(package="mobilekit")
+class HardSigmoid(layers.Layer):
+    """ReLU6(x + 3) / 6, the squeeze-excite gate of MobileNetV3.
+
+    TFLite has no hard-sigmoid op; this becomes ADD (fused ReLU6) then MUL. The ReLU6 is held in
+    ``self.activation`` so that QAT (mobilekit.qat) can give the ADD's output its own range and
+    the int8 graph needs no float fallback.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = tf.nn.relu6
+
+    def call(self, inputs):
+        return self.activation(inputs + 3.0) * (1.0 / 6.0)
+
+
+@dataclass(frozen=True)
+class Names:
+    """How a block names its layers, so builders can match keras.applications' names.
+
+    ``template`` holds ``{role}`` (e.g. "block_3_{role}"); ``bn`` and ``act`` name the BN and
+    activation layers after a conv, with ``{}`` standing for the conv's name (e.g. "bn_{}").
+    """
+
+    template: str
+    bn: str = "{}_bn"
+    act: str = "{}_act"
+
+    def __call__(self, role: str) -> str:
+        return self.template.format(role=role)
+
+
+def as_names(name: str | Names) -> Names:
+    return name if isinstance(name, Names) else Names(f"{name}_{{role}}")
+
+
+@dataclass(frozen=True)
+class Norm:
+    """Batch-norm settings shared by a whole network (keras.applications: V1 0.99, V2/V3 0.999)."""
+
+    momentum: float = 0.99
+    epsilon: float = 1e-3
+
+
+def activation(x, act: str, name: str):
+    """Apply one of ACTIVATIONS as a quantizable layer ('linear' adds nothing)."""
+    if act == "relu":
+        return layers.ReLU(name=name)(x)
+    if act == "relu6":
+        return layers.ReLU(6.0, name=name)(x)
+    if act == "hard_swish":
+        return HardSwish(name=name)(x)
+    if act == "linear":
+        return x
+    raise ValueError(f"unknown activation {act!r} (choose from {', '.join(ACTIVATIONS)})")
+
+
+def bn_act(x, conv_name: str, names: Names, act: str, norm: Norm):
+    x = layers.BatchNormalization(momentum=norm.momentum, epsilon=norm.epsilon,
+                                  name=names.bn.format(conv_name))(x)
+    return activation(x, act, names.act.format(conv_name))
+
+
+def conv_bn(x, filters: int, kernel: int = 1, stride: int = 1, *, act: str = "relu6",
+            name: str | Names = "conv", role: str = "conv", norm: Norm = Norm(),
+            dilation: int = 1):
+    """A plain conv (any kernel, no kind applied) -> BN -> act; used for 1x1 convs and stems."""
+    names = as_names(name)
+    x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
+                      dilation_rate=dilation, name=names(role))(x)
+    return bn_act(x, names(role), names, act, norm)
+
+
+def full_conv(x, filters: int, kernel: int, stride: int, *, kind: str, act: str, names: Names,
+              role: str, norm: Norm, dilation: int = 1):
+    """The full KxK conv M->N of kind ``standard`` or ``spatial`` (-> BN -> act after it)."""
+    if kind == "standard":
+        return conv_bn(x, filters, kernel, stride, act=act, name=names, role=role, norm=norm,
+                       dilation=dilation)
+    if kind != "spatial":
+        raise ValueError(f"full_conv takes kind standard or spatial, not {kind!r}")
+    x = layers.Conv2D(filters, (kernel, 1), strides=(stride, 1), padding="same", use_bias=False,
+                      dilation_rate=(dilation, 1), name=names(role) + "_kx1")(x)
+    x = layers.Conv2D(filters, (1, kernel), strides=(1, stride), padding="same", use_bias=False,
+                      dilation_rate=(1, dilation), name=names(role))(x)
+    return bn_act(x, names(role), names, act, norm)
+
+
+def depthwise_bn(x, kernel: int, stride: int, *, act: str, names: Names, role: str, norm: Norm,
+                 depth_multiplier: int = 1, dilation: int = 1):
+    x = layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False,
+                               depth_multiplier=depth_multiplier, dilation_rate=dilation,
+                               name=names(role))(x)
+    return bn_act(x, names(role), names, act, norm)
+
+
+def conv_unit(x, filters: int, *, kernel: int = 3, stride: int = 1, kind: str = "separable",
+              act: str = "relu6", name: str | Names = "conv", norm: Norm = Norm(),
+              depth_multiplier: int = 1, dilation: int = 1, roles: tuple[str, str] = ("dw", "pw")):
+    """A KxK conv M->N of ``kind`` with BN and ``act`` (separable: after both of its convs).
+
+    ``roles`` name the depthwise and pointwise convs of the separable kind; the full conv of the
+    other kinds takes the pointwise role (it replaces that pair).
+    """
+    names = as_names(name)
+    check_kind(kind)
+    if kind != "separable":
+        return full_conv(x, filters, kernel, stride, kind=kind, act=act, names=names,
+                         role=roles[1], norm=norm, dilation=dilation)
+    x = depthwise_bn(x, kernel, stride, act=act, names=names, role=roles[0], norm=norm,
+                     depth_multiplier=depth_multiplier, dilation=dilation)
+    return conv_bn(x, filters, 1, act=act, name=names, role=roles[1], norm=norm)
+
+
+def squeeze_excite(x, *, ratio: float = 0.25, name: str | Names = "se", divisor: int = 8):
+    """Channel gate: GAP(keepdims) -> 1x1 conv -> ReLU -> 1x1 conv -> hard-sigmoid -> x * gate."""
+    names = as_names(name)
+    channels = x.shape[-1]
+    gate = layers.GlobalAveragePooling2D(keepdims=True, name=names("squeeze_excite/AvgPool"))(x)
+    gate = layers.Conv2D(make_divisible(channels * ratio, divisor), 1, padding="same",
+                         name=names("squeeze_excite/Conv"))(gate)
+    gate = layers.ReLU(name=names("squeeze_excite/Relu"))(gate)
+    gate = layers.Conv2D(channels, 1, padding="same", name=names("squeeze_excite/Conv_1"))(gate)
+    gate = HardSigmoid(name=names("squeeze_excite/HardSigmoid"))(gate)
+    return layers.Multiply(name=names("squeeze_excite/Mul"))([x, gate])
+
+
+def inverted_residual(x, filters: int, *, kernel: int = 3, stride: int = 1,
+                      expansion: float = 6.0, kind: str = "separable", act: str = "relu6",
+                      se: float = 0.0, name: str | Names = "ir", norm: Norm = Norm(),
+                      expanded: int | None = None, dilation: int = 1):
+    """Inverted residual / MBConv: 1x1 expand -> depthwise KxK -> [SE] -> linear 1x1 project.
+
+    ``expanded`` overrides round(M * expansion) (MobileNetV3 rounds it to a multiple of 8);
+    the shortcut is added when stride is 1 and channels match. See the module doc for kinds.
+    """
+    names = as_names(name)
+    check_kind(kind)
+    shortcut, in_channels = x, x.shape[-1]
+    mid = expanded if expanded is not None else int(round(in_channels * expansion))
+    expand = expansion != 1
+    if kind == "separable":
+        if expand:
+            x = conv_bn(x, mid, 1, act=act, name=names, role="expand", norm=norm)
+        x = depthwise_bn(x, kernel, stride, act=act, names=names, role="depthwise", norm=norm,
+                         dilation=dilation)
+    else:
+        x = full_conv(x, mid if expand else filters, kernel, stride, kind=kind, act=act,
+                      names=names, role="fused", norm=norm, dilation=dilation)
+    if se:
+        x = squeeze_excite(x, ratio=se, name=names)
+    if kind == "separable" or expand:
+        x = conv_bn(x, filters, 1, act="linear", name=names, role="project", norm=norm)
+    if stride == 1 and in_channels == filters:
+        x = layers.Add(name=names("add"))([shortcut, x])
+    return x

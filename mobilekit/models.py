@@ -1,0 +1,152 @@
+"""Builder registry: MobileNet V1/V2/V3 from their spec tables, with a conv-kind switch.
+
+``build_model`` decodes a table (mobilekit.specs) and lays out stem -> body -> head. Every knob is
+validated before any layer exists, so bad flags fail fast with a one-line ``UsageError``. The
+models take float32 input already normalized to [-1, 1] (no Rescaling layer inside); layer names
+follow keras.applications so its weights load by name for ``kind="separable"``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from mobilekit import layers as mk
+from mobilekit import specs
+from mobilekit.errors import UsageError
+from mobilekit.keras import keras, layers
+
+BUILDERS: dict[str, specs.NetSpec] = {
+    "mobilenet_v1": specs.MOBILENET_V1,
+    "mobilenet_v2": specs.MOBILENET_V2,
+    "mobilenet_v3_small": specs.MOBILENET_V3_SMALL,
+    "mobilenet_v3_large": specs.MOBILENET_V3_LARGE,
+}
+DEFAULT_RESOLUTION = 224
+
+
+def default_resolution(name: str) -> int:
+    _spec(name)
+    return DEFAULT_RESOLUTION
+
+
+def _spec(name: str) -> specs.NetSpec:
+    if name not in BUILDERS:
+        raise UsageError(f"unknown builder {name!r} (choose from {', '.join(BUILDERS)})")
+    return BUILDERS[name]
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def builder_config(name: str, *, kind: str = "separable", alpha: float = 1.0,
+                   resolution: int | None = None, classes: int = 1000, include_top: bool = True,
+                   dropout: float | None = None, depth_multiplier: int = 1,
+                   minimalistic: bool = False) -> dict:
+    """Validate the knobs and return them all filled in (JSON-able; goes into run.json/manifest)."""
+    spec = _spec(name)
+    mk.check_kind(kind)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha) \
+            or alpha <= 0:
+        raise UsageError(f"--alpha: must be a number > 0, got {alpha!r}")
+    resolution = DEFAULT_RESOLUTION if resolution is None else resolution
+    min_resolution = specs.strides(spec)
+    if not _is_int(resolution) or resolution < min_resolution:
+        raise UsageError(f"--resolution: {name} downsamples by {min_resolution}; "
+                         f"resolution must be an integer >= {min_resolution}, got {resolution!r}")
+    if not _is_int(classes) or classes < 1:
+        raise UsageError(f"--classes: must be an integer >= 1, got {classes!r}")
+    dropout = spec.dropout if dropout is None else dropout
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
+            or not 0 <= dropout < 1:
+        raise UsageError(f"dropout: must be in [0, 1), got {dropout!r}")
+    if not _is_int(depth_multiplier) or depth_multiplier < 1:
+        raise UsageError(f"--depth-multiplier: must be an integer >= 1, got {depth_multiplier!r}")
+    if depth_multiplier != 1 and not (spec.depth_multiplier and kind == "separable"):
+        raise UsageError(f"--depth-multiplier: only mobilenet_v1 with kind separable has a "
+                         f"depthwise channel multiplier ({name}, {kind})")
+    if minimalistic and not spec.minimalistic:
+        raise UsageError(f"--minimalistic: only MobileNetV3 builders have it, not {name}")
+    plan = specs.decode(spec, float(alpha))
+    if min([plan.stem] + [b.filters for b in plan.blocks]) < 1:
+        raise UsageError(f"--alpha: {alpha} leaves a layer of {name} without channels")
+    config = {"name": name, "kind": kind, "alpha": float(alpha), "resolution": resolution,
+              "classes": classes, "include_top": bool(include_top), "dropout": float(dropout)}
+    if spec.depth_multiplier:
+        config["depth_multiplier"] = depth_multiplier
+    if spec.minimalistic:
+        config["minimalistic"] = bool(minimalistic)
+    return config
+
+
+def build_model(name: str, **knobs) -> keras.Model:
+    """A fresh model of builder ``name`` (knobs: see ``builder_config``)."""
+    config = builder_config(name, **knobs)
+    spec = _spec(name)
+    if config.get("minimalistic"):
+        spec = specs.minimal(spec)
+    plan = specs.decode(spec, config["alpha"])
+    kind, norm = config["kind"], spec.norm
+    res = config["resolution"]
+
+    inputs = layers.Input((res, res, 3), name="input")
+    x = mk.conv_bn(inputs, plan.stem, 3, 2, act=spec.act, name=spec.stem_names,
+                   role=spec.stem_names.template, norm=norm)
+    for block in plan.blocks:
+        x = _block(x, block, kind, norm, config.get("depth_multiplier", 1))
+    if plan.last_conv:
+        x = mk.conv_bn(x, plan.last_conv, 1, act=spec.act, name=spec.last_names,
+                       role=spec.last_names.template, norm=norm)
+    if config["include_top"]:
+        x = _top(x, spec, plan, config)
+    return keras.Model(inputs, x, name=name)
+
+
+def _block(x, block: specs.Block, kind: str, norm: mk.Norm, depth_multiplier: int):
+    if block.block == "ds":
+        return mk.conv_unit(x, block.filters, kernel=block.kernel, stride=block.stride,
+                            kind=kind, act=block.act, name=block.names, norm=norm,
+                            depth_multiplier=depth_multiplier)
+    return mk.inverted_residual(x, block.filters, kernel=block.kernel, stride=block.stride,
+                                expansion=block.expansion, kind=kind, act=block.act, se=block.se,
+                                name=block.names, norm=norm, expanded=block.expanded)
+
+
+def _top(x, spec: specs.NetSpec, plan: specs.Plan, config: dict):
+    """Pooling -> [1x1 hidden conv] -> [dropout] -> classifier -> softmax."""
+    conv = spec.classifier == "conv"
+    x = layers.GlobalAveragePooling2D(keepdims=conv, name="global_pool")(x)
+    if plan.hidden:
+        x = layers.Conv2D(plan.hidden, 1, name="Conv_2")(x)
+        x = mk.activation(x, spec.act, "Conv_2/act")
+    if config["dropout"] > 0:
+        x = layers.Dropout(config["dropout"], name="dropout")(x)
+    classifier, output = spec.top_names
+    if conv:
+        x = layers.Conv2D(config["classes"], 1, name=classifier)(x)
+        x = layers.Flatten(name="flatten")(x)
+    else:
+        x = layers.Dense(config["classes"], name=classifier)(x)
+    return layers.Activation("softmax", name=output)(x)
+
+
+def load_keras(path, *, trust: bool = False) -> keras.Model:
+    """Load RUN/model.keras or a .keras file; .h5 / SavedModel (can run code) only with ``trust``."""
+    path = Path(path)
+    if path.is_dir() and (path / "model.keras").is_file():
+        path = path / "model.keras"
+    elif path.is_dir() and not (path / "saved_model.pb").is_file():
+        raise UsageError(f"{path}: not a run directory (no model.keras) nor a SavedModel")
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or directory")
+    is_keras = path.suffix == ".keras" and path.is_file()
+    if not is_keras and not trust:
+        raise UsageError(f"{path}: only .keras files and run directories load without "
+                         f"--trust-model (.h5 and SavedModel files can run arbitrary code)")
+    from mobilekit import qat  # the QAT scope knows the quantize wrappers and mobilekit configs
+    try:
+        with qat.quantize_scope():
+            return keras.models.load_model(path, compile=False, safe_mode=not trust)
+    except (OSError, ValueError, TypeError) as exc:
+        raise UsageError(f"{path}: not a loadable Keras model ({str(exc).splitlines()[0]})") from exc
