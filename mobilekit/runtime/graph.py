@@ -260,6 +260,7 @@ def delegation(path: str | os.PathLike) -> dict:
 
 
 def one_line(exc: BaseException) -> str:
-    """An exception as the one line an error row or message needs."""
+    """An exception as the one line an error row or message needs (a UsageError's own text)."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return f"{type(exc).__name__}: {lines[0] if lines else 'no message'}"
+    text = lines[0] if lines else "no message"
+    return text if isinstance(exc, UsageError) else f"{type(exc).__name__}: {text}"
