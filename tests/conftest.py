@@ -24,6 +24,7 @@ class Sshd:
     user: str
     client_config: Path  # an ssh_config with the key, known_hosts and the SSH_ALIAS host
     remote_tmp: Path  # TMPDIR of the server's sessions: where `mktemp -d` puts device directories
+    remote_home: Path  # HOME of the server's sessions (what a remote `~/` means)
     log: Path
 
     @property
@@ -71,15 +72,16 @@ def sshd(tmp_path_factory) -> Sshd:
     (folder / "authorized_keys").write_text(_keygen(client_key) + "\n")
     port = _free_port()
     (folder / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_public}\n")
-    remote_tmp = folder / "remote_tmp"
+    remote_tmp, remote_home = folder / "remote_tmp", folder / "remote_home"
     remote_tmp.mkdir()
+    remote_home.mkdir()
     config = folder / "sshd_config"
     config.write_text("\n".join([
         f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {host_key}",
         f"AuthorizedKeysFile {folder / 'authorized_keys'}", f"PidFile {folder / 'sshd.pid'}",
         "PubkeyAuthentication yes", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
         "PermitRootLogin prohibit-password", "UsePAM no", "StrictModes no",
-        "Subsystem sftp internal-sftp", f"SetEnv TMPDIR={remote_tmp}", "",
+        "Subsystem sftp internal-sftp", f"SetEnv TMPDIR={remote_tmp} HOME={remote_home}", "",
     ]))
     user = getpass.getuser()
     client_config = folder / "ssh_config"
@@ -99,7 +101,8 @@ def sshd(tmp_path_factory) -> Sshd:
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         _wait_for_port(port, proc, log)
-        yield Sshd(port=port, user=user, client_config=client_config, remote_tmp=remote_tmp, log=log)
+        yield Sshd(port=port, user=user, client_config=client_config, remote_tmp=remote_tmp,
+                   remote_home=remote_home, log=log)
     finally:
         proc.terminate()
         try:

@@ -7,7 +7,6 @@ import platform
 import shlex
 import shutil
 import sys
-from pathlib import Path
 
 import pytest
 from conftest import SSH_ALIAS
@@ -110,5 +109,11 @@ def test_remote_python_may_be_a_command_with_arguments(ssh_config, tflite_models
     assert row["error"] is None
 
 
-def test_sshd_fixture_is_a_real_server(sshd):
-    assert Path(sshd.log).exists() and sshd.port > 0
+def test_remote_python_under_the_device_users_home(ssh_config, tflite_models):
+    python = ssh_config.remote_home / "venv bin" / "python"  # a space, to prove the rest stays quoted
+    python.parent.mkdir(exist_ok=True)
+    python.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} \"$@\"\n")
+    python.chmod(0o755)
+    target = resolve_target(ssh_config.url, options(f"'~/venv bin/python'"))
+    [row] = target.run([tflite_models["int8"]], FAST)
+    assert row["error"] is None

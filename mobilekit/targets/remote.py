@@ -57,9 +57,17 @@ def runner_command(python: list[str], model: str, runner_args: list[str]) -> lis
     return [*python, "-m", RUNNER_MODULE, model, *runner_args]
 
 
+def shell_word(word: str) -> str:
+    """``word`` quoted for a POSIX shell, except that a leading ``~/`` still means the device
+    user's home (``--remote-python ~/venv/bin/python``)."""
+    if word.startswith("~/"):
+        return "~/" + shlex.quote(word[2:])
+    return shlex.quote(word)
+
+
 def shell_command(directory: str, argv: list[str]) -> str:
     """A POSIX shell line running ``argv`` inside ``directory``, every word quoted."""
-    return f"cd {shlex.quote(directory)} && {shlex.join(argv)}"
+    return f"cd {shlex.quote(directory)} && {' '.join(shell_word(word) for word in argv)}"
 
 
 def runner_options(runner_args: list[str]) -> argparse.Namespace:

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from mobilekit.errors import UsageError
 from mobilekit.targets import Target, error_row
-from mobilekit.targets.remote import last_line, run_each, runner_command, shell_command, stage
+from mobilekit.targets.remote import last_line, run_each, runner_command, shell_command, shell_word, stage
 
 BATCH_OPTIONS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=15",
                  "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4"]
@@ -91,7 +91,7 @@ class SshTarget(Target):
 
     def _make_directory(self) -> str:
         """A fresh temp directory on the device, after checking the host and its Python."""
-        python = shlex.join(self.python)
+        python = " ".join(shell_word(word) for word in self.python)
         proc = self._ssh(f"mktemp -d && {python} -c {shlex.quote(_CHECK_RUNTIME)}")
         directory = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
         if not directory.startswith("/"):
