@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mobilekit.runtime import runner
-from tflite_fixtures import tflite_models  # noqa: F401 - fixture
+from tflite_fixtures import RES, tflite_models  # noqa: F401 - fixture
 
 FAST = {"runs": 5, "warmup": 1, "min_secs": 0.0}
 TIMING_FIELDS = ("init_ms", "first_ms", "median_ms", "mean_ms", "std_ms", "min_ms", "max_ms",
@@ -58,6 +58,9 @@ def test_compiled_api_gives_the_same_outputs(tflite_models):
         assert compiled["api"] == "compiled" and compiled["runs"] == 5
         assert compiled["output_sha256"] == interp["output_sha256"]
         assert compiled["xnnpack_partitions"] == 1
+    batch2 = [runner.measure(tflite_models["f32"], api=api, input_shape=[2, RES, RES, 3], **FAST)
+              for api in ("interpreter", "compiled")]
+    assert batch2[0]["output_sha256"] == batch2[1]["output_sha256"] != interp["output_sha256"]
 
 
 def test_builtin_kernels_leave_every_op_outside_xnnpack(tflite_models):

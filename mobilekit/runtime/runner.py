@@ -107,7 +107,7 @@ class _CompiledSession:
                           cpu_options=CpuOptions(num_threads=threads, kernel_mode=mode))
         self.model = CompiledModel.from_file(str(path), options=options)
         if input_shape:
-            self.model.resize_input_tensor(0, 0, input_shape)
+            self.model.resize_input_tensor(0, input_shape, strict=False)  # as the Interpreter allows
         signature = self.model.get_signature_by_index(0)
         self.key = signature.get("key", next(iter(self.model.get_signature_list())))
         self.input_details = list(self.model.get_input_tensor_details(self.key).values())
