@@ -20,9 +20,10 @@ is the projection (one KxK conv M->N with BN and the block's activation, as Effi
 fused block with expand ratio 1). ``spatial`` replaces each such full KxK conv by the Kx1 + 1xK
 pair. 1x1 convolutions are the same in every kind.
 
-Activations are chosen so that int8 TFLite stays inside XNNPACK: hard-swish is one layer that
-TFLite turns into its HARD_SWISH op, the squeeze-excite gate is ReLU6(x + 3) / 6 written so that
-each TFLite op it becomes gets its own quantization range, and SE multiplies with a ``Multiply``.
+Activations are chosen so that int8 TFLite stays inside XNNPACK (whose int8 kernels have no
+HARD_SWISH): hard-sigmoid is ReLU6(x + 3) / 6 written so that each TFLite op it becomes (ADD with
+fused ReLU6, MUL) gets its own quantization range, hard-swish is ``Multiply([x, hard_sigmoid(x)])``
+and squeeze-excite gates with a ``Multiply``.
 """
 
 from __future__ import annotations
@@ -50,28 +51,20 @@ def check_kind(kind: str) -> str:
 
 
 @keras.utils.register_keras_serializable(package="mobilekit")
-class HardSwish(layers.Layer):
-    """x * ReLU6(x + 3) / 6 as one layer: TFLite fuses it into one HARD_SWISH op (int8 in XNNPACK)."""
-
-    def call(self, inputs):
-        return inputs * tf.nn.relu6(inputs + 3.0) * (1.0 / 6.0)
-
-
-@keras.utils.register_keras_serializable(package="mobilekit")
 class HardSigmoid(layers.Layer):
     """ReLU6(x + 3) / 6, the squeeze-excite gate of MobileNetV3.
 
     TFLite has no hard-sigmoid op; this becomes ADD (fused ReLU6) then MUL. The ReLU6 is held in
-    ``self.activation`` so that QAT (mobilekit.qat) can give the ADD's output its own range and
-    the int8 graph needs no float fallback.
+    ``self.activation`` (keras' ``relu``, a name tfmot accepts) so that QAT (mobilekit.qat) can
+    give the ADD's output its own range and the int8 graph needs no float fallback.
     """
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.activation = tf.nn.relu6
+        self.activation = keras.activations.relu
 
     def call(self, inputs):
-        return self.activation(inputs + 3.0) * (1.0 / 6.0)
+        return self.activation(inputs + 3.0, max_value=6.0) * (1.0 / 6.0)
 
 
 @dataclass(frozen=True)
@@ -108,8 +101,8 @@ def activation(x, act: str, name: str):
         return layers.ReLU(name=name)(x)
     if act == "relu6":
         return layers.ReLU(6.0, name=name)(x)
-    if act == "hard_swish":
-        return HardSwish(name=name)(x)
+    if act == "hard_swish":  # x * ReLU6(x + 3) / 6, as MUL(x, gate): int8 HARD_SWISH is not in XNNPACK
+        return layers.Multiply(name=name)([x, HardSigmoid(name=name + "_gate")(x)])
     if act == "linear":
         return x
     raise ValueError(f"unknown activation {act!r} (choose from {', '.join(ACTIVATIONS)})")

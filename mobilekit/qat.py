@@ -1,7 +1,7 @@
 """Quantization-aware training entry point, on tfmot.quantization.keras.
 
 tfmot's default 8-bit registry has no ``Multiply`` (squeeze-excite) and knows nothing of
-mobilekit's activation layers; ``quantize_aware`` annotates those with the QuantizeConfigs below
+mobilekit's hard-sigmoid layer; ``quantize_aware`` annotates those with the QuantizeConfigs below
 and leaves everything else to tfmot's defaults, so every builder and block trains with fake
 quantization and converts to a fully integer TFLite model.
 """
@@ -23,7 +23,7 @@ def _activation_quantizer():
 
 @keras.utils.register_keras_serializable(package="mobilekit")
 class OutputQuantizeConfig(qk.QuantizeConfig):
-    """No weights; fake-quantize the output (Multiply, HardSwish: one TFLite op each)."""
+    """No weights; fake-quantize the output (Multiply: one TFLite MUL)."""
 
     def get_weights_and_quantizers(self, layer):
         return []
@@ -57,7 +57,6 @@ class HardSigmoidQuantizeConfig(OutputQuantizeConfig):
 
 CONFIGS = {
     layers.Multiply: OutputQuantizeConfig,
-    mk.HardSwish: OutputQuantizeConfig,
     mk.HardSigmoid: HardSigmoidQuantizeConfig,
 }
 
@@ -65,7 +64,7 @@ CONFIGS = {
 def quantize_scope():
     """Scope in which QAT models (tfmot wrappers + mobilekit configs and layers) deserialize."""
     objects = {c.__name__: c for c in (OutputQuantizeConfig, HardSigmoidQuantizeConfig,
-                                       mk.HardSwish, mk.HardSigmoid)}
+                                       mk.HardSigmoid)}
     return qk.quantize_scope(objects)
 
 
