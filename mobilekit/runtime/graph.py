@@ -259,8 +259,10 @@ def delegation(path: str | os.PathLike) -> dict:
     return delegation_summary(ops, partitions)
 
 
-def one_line(exc: BaseException) -> str:
-    """An exception as the one line an error row or message needs (a UsageError's own text)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = lines[0] if lines else "no message"
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception as the one line an error row or message needs (a UsageError's own text);
+    a multi-line native message keeps its lines, joined by " | "."""
+    lines = [line.strip().lstrip("└").strip() for line in str(exc).splitlines() if line.strip()]
+    text = " | ".join(lines) or "no message"
+    text = text if len(text) <= limit else text[:limit - 3] + "..."
     return text if isinstance(exc, UsageError) else f"{type(exc).__name__}: {text}"
