@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -195,3 +196,12 @@ def test_absent_device_is_one_line_naming_it(phone, tflite_models, monkeypatch, 
 def test_bad_flags_are_usage_errors(phone, given, message):
     with pytest.raises(UsageError, match=message):
         resolve_target("adb", options(**given))
+
+
+def test_cli_without_adb_exits_2_naming_it(tflite_models, tmp_path):
+    env = {**os.environ, "PATH": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "mobilekit", "bench", str(tflite_models["f32"]), "--target", "adb"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 2
+    assert [line for line in proc.stderr.splitlines() if line.startswith("mobilekit")] == [
+        "mobilekit bench: error: --target adb: adb not found on PATH (install Android platform-tools)"]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import platform
 import shlex
 import shutil
+import subprocess
 import sys
 
 import pytest
@@ -117,3 +120,33 @@ def test_remote_python_under_the_device_users_home(ssh_config, tflite_models):
     target = resolve_target(ssh_config.url, options(f"'~/venv bin/python'"))
     [row] = target.run([tflite_models["int8"]], FAST)
     assert row["error"] is None
+
+
+def _bench(*args: str, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mobilekit", "bench", *args, *FAST], capture_output=True,
+                          text=True, env=env)
+
+
+def _error_lines(stderr: str) -> list[str]:
+    """The CLI's own messages ("mobilekit bench: ..."), not progress or the table."""
+    return [line for line in stderr.splitlines() if line.startswith("mobilekit")]
+
+
+def test_cli_unreachable_host_exits_2_with_one_line(sshd, tflite_models):
+    closed = sshd.port + 1 if sshd.port < 65535 else sshd.port - 1
+    proc = _bench(str(tflite_models["f32"]), "--target", f"ssh://127.0.0.1:{closed}")
+    assert proc.returncode == 2
+    [line] = _error_lines(proc.stderr)
+    assert "127.0.0.1" in line
+
+
+def test_cli_wrong_remote_python_keeps_finished_rows(sshd, tflite_models, tmp_path):
+    env = {**os.environ, "MOBILEKIT_SSH_CONFIG": str(sshd.client_config)}
+    results = tmp_path / "results.jsonl"
+    proc = _bench(str(tflite_models["f32"]), "--target", "local", "--target", f"ssh://{SSH_ALIAS}",
+                  "--remote-python", "/nonexistent/python3", "--results", str(results), env=env)
+    assert proc.returncode != 0
+    [line] = _error_lines(proc.stderr)
+    assert "--remote-python /nonexistent/python3" in line
+    rows = [json.loads(row) for row in results.read_text().splitlines()]
+    assert [(row["target"], row["error"]) for row in rows] == [("local", None)]
