@@ -27,7 +27,7 @@ from mobilekit.errors import UsageError
 from mobilekit.targets import Target, error_row
 from mobilekit.targets.benchmark_model_output import parse_benchmark_output
 from mobilekit.targets.remote import (last_line, run_each, runner_command, runner_options, shell_command,
-                                      stage)
+                                      spec_argument, stage)
 
 DEVICE_TMP = "/data/local/tmp"
 BINARY_NAME = "benchmark_model"
@@ -40,9 +40,7 @@ class AdbTarget(Target):
 
     def __init__(self, spec: str, options=None):
         self.spec = spec
-        name, _, serial = spec.partition(":")
-        if name != "adb":
-            raise UsageError(f"--target {spec!r}: expected adb[:SERIAL]")
+        serial = spec_argument(spec, "adb", "SERIAL")
         self.serial = serial or None
         self.host = f"adb:{serial}" if serial else "adb"
         adb = shutil.which("adb")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mobilekit.errors import UsageError
 from mobilekit.targets import Target, error_row
-from mobilekit.targets.remote import run_each, runner_command, runner_options, stage
+from mobilekit.targets.remote import run_each, runner_command, runner_options, spec_argument, stage
 
 DEFAULT_CPU = "neoverse-n1"
 EMULATED_WARNING = "emulated ARM64 (qemu user-mode): times are not latency, only outputs and op coverage count"
@@ -44,10 +44,7 @@ class QemuTarget(Target):
 
     def __init__(self, spec: str, options=None):
         self.spec = spec
-        name, _, cpu = spec.partition(":")
-        if name != "qemu-aarch64":
-            raise UsageError(f"--target {spec!r}: expected qemu-aarch64[:CPU]")
-        self.cpu = cpu or DEFAULT_CPU
+        self.cpu = spec_argument(spec, "qemu-aarch64", "CPU") or DEFAULT_CPU
         if self.cpu.split(",")[0] == "max" and "sme=off" not in self.cpu:
             raise UsageError(f"--target {spec}: qemu's -cpu max computes wrong int8 results (SME emulation); "
                              "name a CPU model such as neoverse-n1 or cortex-a76, or use max,sme=off")

@@ -17,9 +17,18 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from mobilekit.errors import UsageError
 from mobilekit.targets import error_row, rows_from_output, runtime_files
 
 RUNNER_MODULE = "mobilekit.runtime.runner"
+
+
+def spec_argument(spec: str, scheme: str, placeholder: str) -> str:
+    """ARG of a ``scheme[:ARG]`` target ("" when absent); UsageError for any other spelling."""
+    name, _, argument = spec.partition(":")
+    if name != scheme:
+        raise UsageError(f"--target {spec!r}: expected {scheme}[:{placeholder}]")
+    return argument
 
 
 def _place(source: Path, dest: Path) -> None:
