@@ -137,14 +137,16 @@ class _SlowTarget(Target):
     """Records when it runs; stands in for targets on other hosts."""
 
     log: list = []
+    delay = 0.3
 
     def __init__(self, spec, host):
         self.spec, self.host = spec, host
 
     def run(self, models, runner_args):
         start = time.monotonic()
-        time.sleep(0.3)
-        self.log.append((self.spec, start, time.monotonic(), threading.get_ident()))
+        if self.delay:
+            time.sleep(self.delay)
+        self.log.append((self.spec, start, time.monotonic(), [m.name for m in models]))
         return [{"error": None, "samples_ms": [1.0], "median_ms": 1.0, "init_ms": 1.0, "first_ms": 1.0,
                  "peak_rss_mb": 1.0, "output_sha256": "x"} for _ in models]
 
@@ -159,6 +161,20 @@ def test_hosts_run_concurrently_same_host_sequentially(tflite_models, monkeypatc
     overlaps = lambda a, b: spans[a][0] < spans[b][1] and spans[b][0] < spans[a][1]  # noqa: E731
     assert not overlaps("qemu-aarch64", "local")  # same machine: one after another
     assert overlaps("ssh://pi-a", "adb:phone")  # different hosts: at the same time
+
+
+def test_rounds_shuffle_the_order_and_cool_down_between(tflite_models, monkeypatch):
+    monkeypatch.setattr(bench, "resolve_target", lambda spec, options: _SlowTarget(spec, "here"))
+    monkeypatch.setattr(_SlowTarget, "delay", 0.0)
+    slept = []
+    monkeypatch.setattr(bench.time, "sleep", slept.append)
+    _SlowTarget.log = []
+    models = [tflite_models[n] for n in ("f32", "int8", "split")]
+    bench.benchmark(models, rounds=10, cooldown=2.5, **FAST)
+    orders = [tuple(names) for *_, names in _SlowTarget.log]
+    assert len(orders) == 10 and all(sorted(o) == ["f32.tflite", "int8.tflite", "split.tflite"] for o in orders)
+    assert len(set(orders)) > 1  # 10 identical orders out of 6 possible: (1/6)^9
+    assert slept == [2.5] * 9  # between rounds, not before the first
 
 
 def test_failing_target_keeps_other_rows(tflite_models, monkeypatch):
