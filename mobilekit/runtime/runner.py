@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mobilekit.errors import UsageError
 from mobilekit.runtime import graph, stats
 
 KERNELS = ("xnnpack", "builtin")
@@ -89,8 +90,8 @@ class _InterpreterSession:
     def outputs(self) -> list[np.ndarray]:
         return [self.interpreter.get_tensor(d["index"]) for d in self.interpreter.get_output_details()]
 
-    def delegated_partitions(self, ops: list[dict]) -> list[set[int]]:
-        return graph.delegated_nodes(ops, self.interpreter._get_ops_details())
+    def delegation(self, path: Path, ops: list[dict]) -> dict:
+        return graph.delegation_summary(ops, graph.delegated_nodes(ops, self.interpreter._get_ops_details()))
 
 
 class _CompiledSession:
@@ -130,8 +131,8 @@ class _CompiledSession:
             arrays.append(buffer.read(int(np.prod(shape)), np.dtype(detail["dtype"])).reshape(shape))
         return arrays
 
-    def delegated_partitions(self, ops: list[dict]) -> None:
-        return None  # the CompiledModel API does not expose its graph: asked of an Interpreter
+    def delegation(self, path: Path, ops: list[dict]) -> dict:
+        return graph.delegation(path)  # CompiledModel does not expose its graph: ask an Interpreter
 
 
 def _timed(call) -> float:
@@ -144,6 +145,8 @@ def measure(path: str | Path, *, threads: int = 1, kernels: str = "xnnpack", run
             warmup: int = 5, min_secs: float = 1.0, input_shape: list[int] | None = None,
             input_seed: int = 0, api: str = "interpreter", max_runs: int = 10000) -> dict:
     """Time one model; the row's device-side fields (CONTRACTS bench row). Raises on failure."""
+    if kernels not in KERNELS or api not in APIS:
+        raise UsageError(f"kernels must be one of {KERNELS} and api one of {APIS}, got {kernels!r}, {api!r}")
     path = graph.check_tflite(path)
     ops, _ = graph.read_graph(path)
     session_cls = _InterpreterSession if api == "interpreter" else _CompiledSession
@@ -165,11 +168,8 @@ def measure(path: str | Path, *, threads: int = 1, kernels: str = "xnnpack", run
         samples.append(_timed(session.run))
     peak = peak_rss_mb()
 
-    partitions = session.delegated_partitions(ops) if kernels == "xnnpack" else []
-    if partitions is None:
-        delegated = graph.delegation(path)
-    else:
-        delegated = graph.delegation_summary(ops, partitions)
+    # with built-in kernels no op runs in XNNPACK; asked after timing, so it cannot disturb it
+    delegated = session.delegation(path, ops) if kernels == "xnnpack" else graph.delegation_summary(ops, [])
     return {
         "model": str(path), "error": None,
         "machine": platform.machine(), "threads": threads, "kernels": kernels, "api": api,
