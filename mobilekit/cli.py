@@ -78,6 +78,12 @@ def _add_export(sub):
     p.add_argument("--force", action="store_true", help="replace an existing bundle")
     p.add_argument("--trust-model", action="store_true",
                    help="allow loading .h5 / SavedModel files (they can run arbitrary code)")
+    p.add_argument("--samples", type=int, default=256,
+                   help="verification samples from the validation data (default 256)")
+    p.add_argument("--min-agreement", type=float, default=0.98,
+                   help="fail a trained quantized export below this top-1 agreement (default 0.98)")
+    p.add_argument("--max-rel-diff", type=float, default=1e-4,
+                   help="fail an fp32 export when max |diff| > this x max |output| (default 1e-4)")
     add_builder_flags(p)
     _add_json(p)
     p.set_defaults(handler="mobilekit.deploy.export:export_command")

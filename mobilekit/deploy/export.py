@@ -18,13 +18,15 @@ import numpy as np
 
 import mobilekit
 from mobilekit.deploy import quantize
-from mobilekit.deploy.bundle import LABELS_FILE, MODEL_FILE, io_spec, sha256, write_files
+from mobilekit.cli import builder_kwargs
+from mobilekit.data import EMBEDDED_LABELS, NORMALIZATION, embedded_arrays, normalize
+from mobilekit.deploy.bundle import LABELS_FILE, MODEL_FILE, bundle_name, io_spec, sha256, write_files
 from mobilekit.deploy.convert import convert, input_shape
 from mobilekit.deploy.verify import semantics, verify
 from mobilekit.errors import PartialFailure, UsageError
 from mobilekit.fsutil import atomic_write_bytes, staged_dir
 from mobilekit.keras import keras, tf
-from mobilekit.runtime.graph import delegation, op_costs
+from mobilekit.runtime.graph import delegation, one_line, op_costs
 
 DEFAULT_SAMPLES = 256
 
@@ -61,8 +63,12 @@ def export_bundle(model: keras.Model, out_dir: str | Path, *, quant: str, io: st
     with tempfile.TemporaryDirectory(prefix="mobilekit-export-") as work:
         path = Path(work) / MODEL_FILE
         path.write_bytes(model_bytes)
-        check = verify(model, path, quant, images=images, labels=truth, trained=trained,
-                       min_agreement=min_agreement, max_rel_diff=max_rel_diff)
+        try:
+            check = verify(model, path, quant, images=images, labels=truth, trained=trained,
+                           min_agreement=min_agreement, max_rel_diff=max_rel_diff)
+        except RuntimeError as exc:  # the interpreter refuses the graph it was given
+            raise PartialFailure(f"{name}: the converted model does not run in LiteRT, no bundle "
+                                 f"written ({one_line(exc)})") from exc
         manifest = {
             "schema_version": 1, "name": name,
             "model_file": MODEL_FILE, "model_sha256": sha256(path), "model_bytes": len(model_bytes),
@@ -111,3 +117,86 @@ def _random_images(shape: tuple[int, int, int], count: int = 16) -> np.ndarray:
 def _check_images(what: str, images: np.ndarray, shape: tuple[int, int, int]) -> None:
     if images.ndim != 4 or tuple(images.shape[1:]) != shape or len(images) == 0:
         raise UsageError(f"{what} images have shape {tuple(images.shape)}, the model takes [N, {', '.join(map(str, shape))}]")
+
+
+def export_command(args: argparse.Namespace) -> int:
+    if args.samples < 1:
+        raise UsageError(f"--samples {args.samples}: must be at least 1")
+    source = _load_source(args)
+    model, quant = source["model"], args.quant
+    resolution = input_shape(model)[0]
+    calibration, _ = embedded_arrays("train", resolution=resolution, count=quantize.MAX_CALIBRATION_SAMPLES)
+    images, truth = embedded_arrays("val", resolution=resolution, count=args.samples)
+    classes = int(np.prod(model.outputs[0].shape[1:]))
+    name = source["name"] or bundle_name(source["builder"], quant)
+    out = Path(args.out) if args.out else Path("export") / name
+    manifest = export_bundle(
+        model, out, quant=quant, io=args.io, name=name, labels=source["labels"],
+        builder=source["builder"], trained=source["trained"], normalization=source["normalization"],
+        crop=source["crop"], calibration=normalize(calibration),
+        verification=(normalize(images), truth if classes == len(EMBEDDED_LABELS) else None),
+        replace=args.force, min_agreement=args.min_agreement, max_rel_diff=args.max_rel_diff)
+    _print_summary(out, manifest)
+    if args.json:
+        print(json.dumps({"bundle": str(out), "manifest": manifest}))
+    return 0
+
+
+def _load_source(args: argparse.Namespace) -> dict:
+    """The model named on the command line and what the bundle must say about it."""
+    from mobilekit.models import BUILDERS, build_model, builder_config, load_keras
+    from mobilekit.qat import quantize_aware
+
+    kwargs = builder_kwargs(args)
+    if args.model in BUILDERS:
+        model = build_model(args.model, **kwargs)
+        if args.quant == "qat-int8":
+            model = quantize_aware(model)
+        classes = int(np.prod(model.outputs[0].shape[1:]))
+        return {"model": model, "builder": builder_config(args.model, **kwargs), "trained": False,
+                "labels": _default_labels(classes), "normalization": NORMALIZATION, "crop": "none",
+                "name": None}
+    path = Path(args.model)
+    if not path.exists():
+        raise UsageError(f"{args.model}: not a builder name ({', '.join(BUILDERS)}), run directory or model file")
+    if kwargs:
+        raise UsageError(f"--{next(iter(kwargs)).replace('_', '-')}: builder flags only apply to a builder name")
+    model = load_keras(path, trust=args.trust_model)
+    run_dir = path if path.is_dir() else path.parent
+    run = json.loads((run_dir / "run.json").read_text("utf-8")) if (run_dir / "run.json").is_file() else {}
+    labels_file = run_dir / "labels.txt"
+    classes = int(np.prod(model.outputs[0].shape[1:]))
+    labels = labels_file.read_text("utf-8").splitlines() if labels_file.is_file() else _default_labels(classes)
+    qat = bool(run.get("qat")) or _is_qat(model)
+    if qat != (args.quant == "qat-int8"):
+        raise UsageError(f"--quant {args.quant}: {args.model} " + (
+            "was trained with QAT; export it with --quant qat-int8" if qat else
+            "is not a QAT model; qat-int8 needs one (recipes/qat.py)"))
+    model_input = run.get("input", {})
+    stem = run_dir.resolve().name if run else path.stem
+    return {"model": model, "builder": run.get("builder"), "trained": True, "labels": labels,
+            "normalization": model_input.get("normalization", NORMALIZATION),
+            "crop": model_input.get("crop", "none"), "name": bundle_name(None, args.quant, model_name=stem)}
+
+
+def _default_labels(classes: int) -> list[str]:
+    return list(EMBEDDED_LABELS) if classes == len(EMBEDDED_LABELS) else [f"class_{i}" for i in range(classes)]
+
+
+def _is_qat(model: keras.Model) -> bool:
+    return any(type(layer).__name__.startswith("Quantize") for layer in model.layers)
+
+
+def _print_summary(out: Path, manifest: dict) -> None:
+    check, audit = manifest["verification"], manifest["delegation"]
+    lines = [f"{manifest['name']}: {out} ({manifest['model_bytes'] / 1e6:.2f} MB, "
+             f"input {manifest['input']['dtype']} {manifest['input']['shape']})",
+             f"  verification on {check['samples']} samples vs {check['reference']}: "
+             f"top-1 agreement {check['top1_agreement']:.4f}, max |diff| {check['max_abs_diff']:.3g}"
+             + (f", accuracy keras {check['keras_accuracy']:.4f} tflite {check['tflite_accuracy']:.4f}"
+                if check["keras_accuracy"] is not None else "")
+             + (f" ({check['skipped']})" if check["skipped"] else ""),
+             f"  XNNPACK: {audit['xnnpack_partitions']} partition(s), "
+             + ("all ops delegated" if audit["xnnpack_fully_delegated"]
+                else f"ops outside XNNPACK: {', '.join(audit['ops_outside_xnnpack'])}")]
+    print("\n".join(lines), file=sys.stderr)

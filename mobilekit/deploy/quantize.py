@@ -15,7 +15,7 @@ from mobilekit.errors import UsageError
 from mobilekit.keras import tf
 
 QUANT_MODES = ("fp32", "fp16", "dynamic", "int8", "int16x8", "qat-int8")
-CALIBRATED_MODES = ("int8", "int16x8")
+CALIBRATED_MODES = ("int8", "int16x8", "qat-int8")
 INTEGER_IO_MODES = ("int8", "qat-int8", "int16x8")
 MAX_CALIBRATION_SAMPLES = 256
 
