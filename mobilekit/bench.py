@@ -100,6 +100,11 @@ def aggregate(rows: list[dict]) -> dict:
     base = {k: rows[0][k] for k in ("model", "name", "target", "emulated", "threads", "kernels") if k in rows[0]}
     if not ok:
         return {**base, "error": rows[0]["error"], "round": None, "rounds": len(rows)}
+    kept = _target_warnings(ok)
+    if not all(r.get("samples_ms") for r in ok):
+        # A tool that reports summary numbers only (benchmark_model on adb): nothing to pool.
+        return {**ok[0], "round": None, "rounds": len(ok), "warnings": kept,
+                "round_medians_ms": [r["median_ms"] for r in ok]}
     samples = [s for r in ok for s in r["samples_ms"]]
     row = {**ok[0], "round": None, "rounds": len(ok), "runs": len(samples),
            "init_ms": statistics.median(r["init_ms"] for r in ok),
@@ -107,13 +112,23 @@ def aggregate(rows: list[dict]) -> dict:
            **stats.summarize(samples),
            "round_medians_ms": [r["median_ms"] for r in ok],
            "peak_rss_mb": max(r["peak_rss_mb"] for r in ok),
-           "samples_ms": samples, "warnings": stats.warnings_for(samples)}
+           "samples_ms": samples, "warnings": kept + stats.warnings_for(samples)}
     if len({r["output_sha256"] for r in ok}) > 1:
         row["warnings"].append("outputs differ between rounds (nondeterministic model or runtime)")
     if len(ok) < len(rows):
         failed = next(r["error"] for r in rows if r.get("error"))
         row["warnings"].append(f"{len(rows) - len(ok)} of {len(rows)} rounds failed: {failed}")
     return row
+
+
+def _target_warnings(rows: list[dict]) -> list[str]:
+    """Warnings a target added (e.g. "emulated: not latency"), without the sample statistics'
+    ones, which are recomputed over the pooled samples."""
+    kept: list[str] = []
+    for r in rows:
+        recomputed = stats.warnings_for(r.get("samples_ms") or [])
+        kept += [w for w in r.get("warnings", []) if w not in recomputed and w not in kept]
+    return kept
 
 
 def runner_args(*, threads: int, kernels: str, runs: int, warmup: int, min_secs: float,
@@ -210,8 +225,12 @@ def _progress(row: dict) -> None:
     if row.get("error"):
         print(f"{label}: {where}: ERROR {row['error']}", file=sys.stderr)
     else:
-        lo, hi = row["median_ci95_ms"]
-        print(f"{label}: {where}: median {row['median_ms']:.3f} ms [{lo:.3f}, {hi:.3f}]", file=sys.stderr)
+        print(f"{label}: {where}: median {row['median_ms']:.3f} ms {_ci_text(row)}", file=sys.stderr)
+
+
+def _ci_text(row: dict) -> str:
+    ci = row.get("median_ci95_ms")
+    return f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "[no samples]"
 
 
 def format_table(rows: list[dict]) -> str:
@@ -224,10 +243,10 @@ def format_table(rows: list[dict]) -> str:
         if r.get("error"):
             lines.append(f"{r['name']:32} {r['target']:16} {r['threads']:>3} {'ERROR':>10}  {r['error']}")
             continue
-        ci = f"[{r['median_ci95_ms'][0]:.3f}, {r['median_ci95_ms'][1]:.3f}]"
         notes = "; ".join((["EMULATED: not latency"] if r.get("emulated") else []) + r["warnings"])
-        lines.append(f"{r['name']:32} {r['target']:16} {r['threads']:>3} {r['median_ms']:>10.3f} {ci:>19} "
-                     f"{r['p90_ms']:>9.3f} {r['runs']:>6}  {notes}")
+        p90 = f"{r['p90_ms']:.3f}" if r.get("p90_ms") is not None else "-"
+        lines.append(f"{r['name']:32} {r['target']:16} {r['threads']:>3} {r['median_ms']:>10.3f} "
+                     f"{_ci_text(r):>19} {p90:>9} {r.get('runs', '-'):>6}  {notes}")
     return "\n".join(lines)
 
 

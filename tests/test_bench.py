@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mobilekit import bench
+from mobilekit.runtime import stats
 from mobilekit.errors import PartialFailure, UsageError
 from mobilekit.targets import Target, resolve_target, rows_from_output, runtime_files
 from mobilekit.targets.local import LocalTarget
@@ -199,3 +200,26 @@ def test_resolve_target_and_runtime_files():
     assert "mobilekit/runtime/runner.py" in rel and "mobilekit/errors.py" in rel
     assert all(Path(p).is_file() for p, _ in runtime_files())
     assert not any("bench" in r or "keras" in r for r in rel)
+
+
+def test_aggregate_keeps_target_warnings_and_recomputes_statistics():
+    samples = [1.0] * 4
+    stats_warning = stats.warnings_for(samples)
+    assert any("only 4" in w for w in stats_warning)
+    rounds = [{"name": "m", "target": "qemu-aarch64", "threads": 1, "error": None, "median_ms": 1.0,
+               "init_ms": 5.0, "first_ms": 2.0, "peak_rss_mb": 50.0, "output_sha256": "x",
+               "samples_ms": samples,
+               "warnings": ["emulated: times are not latency", *stats_warning]}] * 2
+    row = bench.aggregate(rounds)
+    assert row["warnings"] == ["emulated: times are not latency"], "8 pooled runs: no 'only 4'"
+    assert row["runs"] == 8
+
+
+def test_aggregate_passes_through_rows_without_samples():
+    """benchmark_model on adb reports summary numbers only: no pooled CI, but no crash either."""
+    rounds = [{"name": "m", "target": "adb", "threads": 1, "error": None, "median_ms": m,
+               "warnings": ["no per-run samples from benchmark_model"]} for m in (2.0, 3.0)]
+    row = bench.aggregate(rounds)
+    assert row["round"] is None and row["round_medians_ms"] == [2.0, 3.0]
+    assert row["warnings"] == ["no per-run samples from benchmark_model"]
+    assert "m" in bench.format_table([row]) and "[no samples]" in bench.format_table([row])
