@@ -30,10 +30,11 @@ def _split(value: str, flag: str, allowed: tuple[str, ...]) -> list[str]:
 def build_variants(builder: str, knobs: dict, kinds: list[str], quants: list[str],
                    out_dir: Path) -> list[dict]:
     """Export one bundle per kind x quantization into ``out_dir``; return their manifests."""
-    from mobilekit import data, models
+    from mobilekit import cost, data, models
     from mobilekit.deploy.bundle import bundle_name
     from mobilekit.deploy.export import export_bundle
 
+    analytic = {r["kind"]: r["analytic_vs_standard"] for r in cost.kind_comparison(builder, **knobs)}
     manifests = []
     for kind in kinds:
         config = models.builder_config(builder, **dict(knobs, kind=kind))
@@ -47,6 +48,7 @@ def build_variants(builder: str, knobs: dict, kinds: list[str], quants: list[str
                 model, out_dir / name, quant=quant, name=name, labels=_labels(config),
                 builder=config, trained=False, normalization=data.NORMALIZATION,
                 calibration=data.normalize(images), replace=True)
+            manifest["analytic_macs_ratio"] = analytic[kind]
             manifests.append(manifest)
     return manifests
 
