@@ -207,3 +207,161 @@ def inverted_residual(x, filters: int, *, kernel: int = 3, stride: int = 1,
     if stride == 1 and in_channels == filters:
         x = layers.Add(name=names("add"))([shortcut, x])
     return x
+
+
+def _shortcut(x, filters: int, stride: int, names: Names, norm: Norm):
+    """Identity, or a strided 1x1 conv + BN when the shape changes."""
+    if stride == 1 and x.shape[-1] == filters:
+        return x
+    return conv_bn(x, filters, 1, stride, act="linear", name=names, role="shortcut", norm=norm)
+
+
+def residual_block(x, filters: int, *, kernel: int = 3, stride: int = 1,
+                   kind: str = "separable", act: str = "relu", name: str | Names = "res",
+                   norm: Norm = Norm()):
+    """ResNet basic block: two KxK conv units (the second linear) + shortcut, then act."""
+    names = as_names(name)
+    shortcut = _shortcut(x, filters, stride, names, norm)
+    x = conv_unit(x, filters, kernel=kernel, stride=stride, kind=kind, act=act, name=names,
+                  norm=norm, roles=("dw1", "conv1"))
+    x = conv_unit(x, filters, kernel=kernel, kind=kind, act="linear", name=names, norm=norm,
+                  roles=("dw2", "conv2"))
+    x = layers.Add(name=names("add"))([shortcut, x])
+    return activation(x, act, names("out"))
+
+
+def bottleneck_block(x, filters: int, *, kernel: int = 3, stride: int = 1,
+                     kind: str = "separable", act: str = "relu", expansion: int = 4,
+                     name: str | Names = "bottleneck", norm: Norm = Norm()):
+    """ResNet bottleneck: 1x1 reduce -> KxK conv unit -> linear 1x1 expand to filters*expansion
+    (+ shortcut), then act."""
+    names = as_names(name)
+    out = filters * expansion
+    shortcut = _shortcut(x, out, stride, names, norm)
+    x = conv_bn(x, filters, 1, act=act, name=names, role="reduce", norm=norm)
+    x = conv_unit(x, filters, kernel=kernel, stride=stride, kind=kind, act=act, name=names,
+                  norm=norm, roles=("dw", "conv"))
+    x = conv_bn(x, out, 1, act="linear", name=names, role="expand", norm=norm)
+    x = layers.Add(name=names("add"))([shortcut, x])
+    return activation(x, act, names("out"))
+
+
+def plain_conv(x, filters: int, kernel: int, stride: int, *, kind: str, names: Names, role: str,
+               pointwise_first: bool = False):
+    """A KxK conv of ``kind`` with nothing between its parts (as keras' SeparableConv2D), no BN.
+
+    ``pointwise_first`` puts the separable kind's 1x1 before its depthwise conv.
+    """
+    check_kind(kind)
+    if kind == "standard":
+        return layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
+                             name=names(role))(x)
+    if kind == "spatial":
+        x = layers.Conv2D(filters, (kernel, 1), strides=(stride, 1), padding="same",
+                          use_bias=False, name=names(role) + "_kx1")(x)
+        return layers.Conv2D(filters, (1, kernel), strides=(1, stride), padding="same",
+                             use_bias=False, name=names(role))(x)
+    pointwise = layers.Conv2D(filters, 1, use_bias=False, name=names(role) + "_pw")
+    depthwise = layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False,
+                                       name=names(role) + "_dw")
+    return depthwise(pointwise(x)) if pointwise_first else pointwise(depthwise(x))
+
+
+def xception_block(x, filters: int, *, kernel: int = 3, stride: int = 1,
+                   kind: str = "separable", act: str = "relu", repeats: int = 2,
+                   pointwise_first: bool = False, name: str | Names = "xception",
+                   norm: Norm = Norm()):
+    """Xception block: KxK conv of ``kind`` -> BN, repeated with ``act`` between, the last one
+    carrying the stride; plus a strided 1x1 conv + BN shortcut (identity when the shape is
+    kept); ``act`` after the sum.
+
+    Xception's ReLU -> separable -> BN units, with the ReLU that opens each block moved to the end
+    of the previous one (after its Add): int8 TFLite then fuses every activation into an ADD or
+    CONV, as XNNPACK has no stand-alone int8 RELU. ``pointwise_first``: the variant with the 1x1
+    before the depthwise conv (for ``separable``).
+    """
+    names = as_names(name)
+    shortcut = _shortcut(x, filters, stride, names, norm)
+    for i in range(repeats):
+        if i:
+            x = activation(x, act, names(f"act{i}"))
+        role = f"sepconv{i + 1}"
+        x = plain_conv(x, filters, kernel, stride if i == repeats - 1 else 1, kind=kind,
+                       names=names, role=role, pointwise_first=pointwise_first)
+        x = layers.BatchNormalization(momentum=norm.momentum, epsilon=norm.epsilon,
+                                      name=names.bn.format(names(role)))(x)
+    x = layers.Add(name=names("add"))([shortcut, x])
+    return activation(x, act, names("out"))
+
+
+def inception_block(x, filters: int, *, kernels: tuple[int, ...] = (3, 5), stride: int = 1,
+                    kind: str = "separable", act: str = "relu", name: str | Names = "inception",
+                    norm: Norm = Norm()):
+    """Parallel kernels: 1x1 | 1x1 reduce -> KxK conv unit (per kernel) | 3x3 max-pool -> 1x1,
+    concatenated; every branch gives ``filters`` channels and carries the stride."""
+    names = as_names(name)
+    branches = [conv_bn(x, filters, 1, stride, act=act, name=names, role="b1x1", norm=norm)]
+    for k in kernels:
+        b = conv_bn(x, filters, 1, act=act, name=names, role=f"b{k}x{k}_reduce", norm=norm)
+        branches.append(conv_unit(b, filters, kernel=k, stride=stride, kind=kind, act=act,
+                                  name=names, norm=norm, roles=(f"b{k}x{k}_dw", f"b{k}x{k}")))
+    pool = layers.MaxPooling2D(3, strides=stride, padding="same", name=names("pool"))(x)
+    branches.append(conv_bn(pool, filters, 1, act=act, name=names, role="pool_proj", norm=norm))
+    return layers.Concatenate(name=names("concat"))(branches)
+
+
+def factorised_conv(x, filters: int, *, kernel: int = 7, stride: int = 1, act: str = "relu",
+                    name: str | Names = "factorised", norm: Norm = Norm()):
+    """Inception-v3's replacement of a KxK conv: 1xK conv -> BN -> act -> Kx1 conv -> BN -> act.
+
+    (Unlike the ``spatial`` kind, each half has its own BN and activation.)
+    """
+    names = as_names(name)
+    x = layers.Conv2D(filters, (1, kernel), strides=(1, stride), padding="same", use_bias=False,
+                      name=names("1xk"))(x)
+    x = bn_act(x, names("1xk"), names, act, norm)
+    x = layers.Conv2D(filters, (kernel, 1), strides=(stride, 1), padding="same", use_bias=False,
+                      name=names("kx1"))(x)
+    return bn_act(x, names("kx1"), names, act, norm)
+
+
+def aspp(x, filters: int, *, rates: tuple[int, ...] = (6, 12, 18), kind: str = "separable",
+         act: str = "relu", name: str | Names = "aspp", norm: Norm = Norm()):
+    """Atrous spatial pyramid pooling: 1x1 | dilated 3x3 conv units | image pooling, merged by 1x1.
+
+    Concat -> 1x1 equals the sum of one 1x1 per branch, so the image-pooling branch (1x1 spatial)
+    is projected on its own (with the bias) and broadcast-added: no upsampling op, which keeps
+    int8 in XNNPACK.
+    """
+    names = as_names(name)
+    branches = [conv_bn(x, filters, 1, act=act, name=names, role="b0", norm=norm)]
+    for i, rate in enumerate(rates, 1):
+        branches.append(conv_unit(x, filters, kernel=3, kind=kind, act=act, name=names,
+                                  norm=norm, dilation=rate, roles=(f"b{i}_dw", f"b{i}")))
+    merged = layers.Concatenate(name=names("concat"))(branches)
+    merged = conv_bn(merged, filters, 1, act="linear", name=names, role="project", norm=norm)
+    pooled = layers.GlobalAveragePooling2D(keepdims=True, name=names("image_pool"))(x)
+    pooled = conv_bn(pooled, filters, 1, act=act, name=names, role="image_conv", norm=norm)
+    pooled = layers.Conv2D(filters, 1, name=names("image_project"))(pooled)
+    x = layers.Add(name=names("merge"))([merged, pooled])
+    return activation(x, act, names("out"))
+
+
+def ghost_module(x, filters: int, *, ratio: int = 2, kernel: int = 1, cheap_kernel: int = 3,
+                 stride: int = 1, kind: str = "separable", act: str = "relu",
+                 name: str | Names = "ghost", norm: Norm = Norm()):
+    """GhostNet module: filters/ratio primary channels from a conv, the rest as cheap depthwise
+    "ghosts" of them, concatenated. The primary conv takes ``kind`` when ``kernel`` > 1."""
+    names = as_names(name)
+    if filters % ratio:
+        raise ValueError(f"ghost_module: filters {filters} must be a multiple of ratio {ratio}")
+    primary_channels = filters // ratio
+    if kernel == 1:
+        primary = conv_bn(x, primary_channels, 1, stride, act=act, name=names, role="primary",
+                          norm=norm)
+    else:
+        primary = conv_unit(x, primary_channels, kernel=kernel, stride=stride, kind=kind,
+                            act=act, name=names, norm=norm, roles=("primary_dw", "primary"))
+    cheap = depthwise_bn(primary, cheap_kernel, 1, act=act, names=names, role="cheap", norm=norm,
+                         depth_multiplier=ratio - 1)
+    return layers.Concatenate(name=names("concat"))([primary, cheap])
