@@ -24,9 +24,9 @@ DEFAULT_COUNTS = {"train": 6000, "val": 1000, "test": 2000}
 CHUNK = 256
 # Difficulty knobs (calibrated so tiny MobileNets land well below 100 %): shape radius as a
 # fraction of half the image, colour distance from the background (RGB units), noise sigma.
-SCALE = (0.35, 0.7)
-CONTRAST = (30.0, 200.0)
-NOISE = (2.0, 12.0)
+SCALE = (0.5, 0.8)
+CONTRAST = (100.0, 220.0)
+NOISE = (2.0, 6.0)
 
 
 def normalize(images: np.ndarray) -> np.ndarray:
@@ -154,13 +154,13 @@ def _draw(generator: np.random.Generator, n: int, resolution: int, keep: int):
 
     # Clutter under the shape: small blobs and strokes.
     for _ in range(2):
-        present = rng.random(n) < 0.6
+        present = rng.random(n) < 0.4
         blob_scale = rng.uniform(0.05, 0.12, n)
         u, v = _local(x, y, rng.uniform(-1, 1, n), rng.uniform(-1, 1, n), blob_scale,
                       rng.uniform(0, np.pi, n), rng.uniform(0.5, 1.0, n))
         _paint(img, np.where(present[:, None, None], 1 - np.hypot(u, v), -1), blob_scale,
                rng.uniform(0, 255, (n, 3)), resolution)
-        present = rng.random(n) < 0.4
+        present = rng.random(n) < 0.25
         _paint(img, np.where(present[:, None, None], _segment(x, y, n, rng), -1),
                np.ones(n, np.float32), rng.uniform(0, 255, (n, 3)), resolution)
 
@@ -168,7 +168,7 @@ def _draw(generator: np.random.Generator, n: int, resolution: int, keep: int):
     # random scale, aspect, position and rotation.
     scale = rng.uniform(SCALE[0], SCALE[1], n)
     cx, cy = (rng.uniform(-1, 1, (2, n)) * (1 - 0.8 * scale))
-    u, v = _local(x, y, cx, cy, scale, rng.uniform(0, 2 * np.pi, n), rng.uniform(0.75, 1.0, n))
+    u, v = _local(x, y, cx, cy, scale, rng.uniform(0, 2 * np.pi, n), rng.uniform(0.85, 1.0, n))
     dist = np.empty_like(u)
     for k, name in enumerate(EMBEDDED_LABELS):
         idx = labels == k
@@ -179,7 +179,7 @@ def _draw(generator: np.random.Generator, n: int, resolution: int, keep: int):
     _paint(img, dist, scale, colour, resolution)
 
     # A stroke over the shape in some images, then sensor noise.
-    over = rng.random(n) < 0.25
+    over = rng.random(n) < 0.1
     _paint(img, np.where(over[:, None, None], _segment(x, y, n, rng), -1), np.ones(n, np.float32),
            rng.uniform(0, 255, (n, 3)), resolution)
     sigma = rng.uniform(NOISE[0], NOISE[1], n)
