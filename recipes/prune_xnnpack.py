@@ -1,0 +1,53 @@
+"""Pruning for XNNPACK's sparse inference: float training, then magnitude pruning of the 1x1
+convolutions with tfmot's PruneForLatencyOnXNNPack policy, strip_pruning, sparse fp32 export.
+
+    python recipes/prune_xnnpack.py --builder mobilenet_v2 --alpha 0.5 --sparsity 0.75
+
+XNNPACK's sparse kernels pay off on ARM; on x86 no speed-up is expected. The measured sparsity of
+the pruned kernels goes into run.json and the bundle manifest.
+"""
+
+import sys
+
+from mobilekit import recipe_args as ra
+from mobilekit.models import load_keras
+from mobilekit.prune import measured_sparsity, prune_for_xnnpack, pruning_callbacks, strip
+from mobilekit.train import train
+
+
+def main(args) -> int:
+    resolution = args.resolution or 64
+    data = ra.load_data(args, resolution)
+    strategy = ra.make_strategy(args.strategy)
+    if args.float_run:
+        float_model = load_keras(args.float_run)
+        config = ra.read_run(args.float_run)["builder"]
+    else:
+        float_model, config, _ = ra.build_and_train(
+            args, data, run_dir=f"{args.out}/float", strategy=strategy,
+            model_defaults={"alpha": 0.5, "resolution": resolution})
+    with ra.scope(strategy):
+        pruned, how = prune_for_xnnpack(float_model, sparsity=args.sparsity)
+    run = train(pruned, data.train, data.val, test=data.test, run_dir=f"{args.out}/pruned",
+                labels=data.labels, epochs=args.prune_epochs, batch_size=args.batch_size,
+                seed=args.seed, builder=config, dataset_info=data.info, resume=args.resume,
+                strategy=strategy, learning_rate=args.prune_learning_rate, warmup_epochs=0,
+                callbacks=pruning_callbacks(), finalize=strip, run_info={"pruned": True})
+    stripped = load_keras(f"{args.out}/pruned")
+    sparsity = measured_sparsity(stripped)
+    ra.update_run(f"{args.out}/pruned", sparsity=round(sparsity, 4), pruning_policy=how)
+    print(f"pruned run {args.out}/pruned: val accuracy {run['metrics']['val_accuracy']:.3f}, "
+          f"1x1 kernel sparsity {sparsity:.3f}", file=sys.stderr)
+    ra.export_all(args, stripped, data, config, ra.quant_modes(args), sparsity=round(sparsity, 4))
+    return 0
+
+
+if __name__ == "__main__":
+    p = ra.parser(__doc__.split("\n")[0], out="runs/prune_xnnpack", epochs=30)
+    p.set_defaults(quant="fp32")
+    p.add_argument("--sparsity", type=float, default=0.75,
+                   help="target sparsity of the 1x1 convolutions (XNNPACK needs >= 2/3)")
+    p.add_argument("--prune-epochs", type=int, default=3, help="pruning fine-tune epochs")
+    p.add_argument("--prune-learning-rate", type=float, default=1e-3)
+    p.add_argument("--float-run", default=None, help="start from this trained float run directory")
+    sys.exit(ra.run(main, p))

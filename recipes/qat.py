@@ -1,0 +1,52 @@
+"""Quantization-aware training: float training, then fine-tuning through fake quantization, then
+int8 export; prints float, post-training int8 (PTQ) and QAT int8 accuracy side by side.
+
+    python recipes/qat.py --builder mobilenet_v2 --alpha 0.5 --resolution 64 --qat-epochs 3
+
+Runs: OUT/float (a normal run) and OUT/qat (run.json "qat": true; export reads it as qat-int8).
+--float-run DIR skips float training and starts from an existing run directory.
+"""
+
+import sys
+
+from mobilekit import recipe_args as ra
+from mobilekit.models import load_keras
+from mobilekit.qat import quantize_aware
+from mobilekit.train import train
+
+
+def main(args) -> int:
+    resolution = args.resolution or 64
+    data = ra.load_data(args, resolution)
+    strategy = ra.make_strategy(args.strategy)
+    if args.float_run:
+        float_model = load_keras(args.float_run)
+        config = ra.read_run(args.float_run)["builder"]
+    else:
+        float_model, config, _ = ra.build_and_train(
+            args, data, run_dir=f"{args.out}/float", strategy=strategy,
+            model_defaults={"alpha": 0.5, "resolution": resolution})
+    with ra.scope(strategy):
+        qat_model = quantize_aware(float_model)
+    run = train(qat_model, data.train, data.val, test=data.test, run_dir=f"{args.out}/qat",
+                labels=data.labels, epochs=args.qat_epochs, batch_size=args.batch_size,
+                seed=args.seed, builder=config, dataset_info=data.info, resume=args.resume,
+                strategy=strategy, learning_rate=args.qat_learning_rate, warmup_epochs=0,
+                run_info={"qat": True})
+    print(f"QAT run {args.out}/qat: val accuracy {run['metrics']['val_accuracy']:.3f}",
+          file=sys.stderr)
+    ptq = ra.export_all(args, float_model, data, config, ["fp32", "int8"])
+    qat = ra.export_all(args, qat_model, data, config, ["qat-int8"])
+    print("\n" + "  ".join(f"{m['quantization']}: {100 * m['verification']['tflite_accuracy']:.1f}%"
+                           for m in ptq + qat), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    p = ra.parser(__doc__.split("\n")[0], out="runs/qat", epochs=30, export=False)
+    p.add_argument("--qat-epochs", type=int, default=3, help="QAT fine-tuning epochs (default 3)")
+    p.add_argument("--qat-learning-rate", type=float, default=3e-4,
+                   help="peak learning rate of QAT fine-tuning (default 3e-4)")
+    p.add_argument("--float-run", default=None, help="start from this trained float run directory")
+    p.add_argument("--export-dir", default="export", help="bundles go here (default ./export)")
+    sys.exit(ra.run(main, p))
