@@ -25,5 +25,9 @@ def main(args) -> int:
     return 0
 
 
+def parser():
+    return ra.parser(__doc__.split("\n")[0], out="runs/image_folder", epochs=20)
+
+
 if __name__ == "__main__":
-    sys.exit(ra.run(main, ra.parser(__doc__.split("\n")[0], out="runs/image_folder", epochs=20)))
+    sys.exit(ra.run(main, parser()))

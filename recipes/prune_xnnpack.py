@@ -42,7 +42,7 @@ def main(args) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def parser():
     p = ra.parser(__doc__.split("\n")[0], out="runs/prune_xnnpack", epochs=30)
     p.set_defaults(quant="fp32")
     p.add_argument("--sparsity", type=float, default=0.75,
@@ -50,4 +50,8 @@ if __name__ == "__main__":
     p.add_argument("--prune-epochs", type=int, default=3, help="pruning fine-tune epochs")
     p.add_argument("--prune-learning-rate", type=float, default=1e-3)
     p.add_argument("--float-run", default=None, help="start from this trained float run directory")
-    sys.exit(ra.run(main, p))
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(ra.run(main, parser()))

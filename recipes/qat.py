@@ -42,11 +42,15 @@ def main(args) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def parser():
     p = ra.parser(__doc__.split("\n")[0], out="runs/qat", epochs=30, export=False)
     p.add_argument("--qat-epochs", type=int, default=3, help="QAT fine-tuning epochs (default 3)")
     p.add_argument("--qat-learning-rate", type=float, default=3e-4,
                    help="peak learning rate of QAT fine-tuning (default 3e-4)")
     p.add_argument("--float-run", default=None, help="start from this trained float run directory")
     p.add_argument("--export-dir", default="export", help="bundles go here (default ./export)")
-    sys.exit(ra.run(main, p))
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(ra.run(main, parser()))

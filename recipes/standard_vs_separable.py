@@ -38,7 +38,11 @@ def main(args) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def parser():
     p = ra.parser(__doc__.split("\n")[0], out="runs/standard_vs_separable", epochs=30)
     p.add_argument("--kinds", default="standard,separable", help="comma separated conv kinds")
-    sys.exit(ra.run(main, p))
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(ra.run(main, parser()))

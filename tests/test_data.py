@@ -64,3 +64,109 @@ def test_normalize_maps_pixels_to_unit_range():
     assert x.dtype == np.float32
     np.testing.assert_allclose(x, [-1.0, -0.5 / 127.5, 1.0])
     assert NORMALIZATION == {"mean": [127.5] * 3, "std": [127.5] * 3}
+
+
+# --- image folders ----------------------------------------------------------------------------
+
+from mobilekit.data.sources import load_data  # noqa: E402
+from mobilekit.errors import UsageError  # noqa: E402
+
+FORMATS = ("png", "jpg", "bmp", "gif")
+
+
+def write_image_folder(root, *, classes=("circle", "square", "star"), per_class=8, size=24,
+                       corrupt=True):
+    """A real image folder: PNG/JPEG/BMP/GIF files from the embedded data, plus a corrupt one."""
+    from PIL import Image
+
+    images, labels = embedded_arrays("train", resolution=size, count=400)
+    for k, name in enumerate(classes):
+        folder = root / name
+        folder.mkdir(parents=True)
+        picks = images[labels == EMBEDDED_LABELS.index(name)][:per_class]
+        for i, img in enumerate(picks):
+            Image.fromarray(img).save(folder / f"{i:03d}.{FORMATS[i % len(FORMATS)]}")
+    if corrupt:
+        (root / classes[0] / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    return root
+
+
+def test_folder_loads_labels_in_sorted_order_and_skips_corrupt(tmp_path, capsys):
+    root = write_image_folder(tmp_path / "photos", classes=("star", "circle", "square"))
+    data = load_data(resolution=32, data=str(root), seed=1, val_fraction=0.25)
+    assert data.labels == ["circle", "square", "star"]
+    assert data.train[0].shape[1:] == (32, 32, 3) and data.train[0].dtype == np.uint8
+    assert data.info["skipped_corrupt"] == 1
+    assert len(data.train[1]) + len(data.val[1]) == 24
+    assert set(data.val[1]) == {0, 1, 2}  # the split keeps every class in validation
+    assert "broken.jpg" in capsys.readouterr().err
+    again = load_data(resolution=32, data=str(root), seed=1, val_fraction=0.25)
+    assert np.array_equal(again.val[0], data.val[0])  # the split is a function of the seed
+
+
+def test_folder_corrupt_image_stops_with_its_path(tmp_path):
+    root = write_image_folder(tmp_path / "photos")
+    with pytest.raises(UsageError, match="broken.jpg"):
+        load_data(resolution=32, data=str(root), on_corrupt="stop")
+
+
+def test_folder_decode_keeps_pixels_at_native_size(tmp_path):
+    root = write_image_folder(tmp_path / "photos", corrupt=False, size=24)
+    from PIL import Image
+    from mobilekit.data.folders import decode_files
+
+    png = sorted(root.glob("circle/*.png"))[0]
+    decoded = decode_files([png], resolution=24)[0]
+    assert np.array_equal(decoded, np.asarray(Image.open(png).convert("RGB")))
+
+
+def test_folder_separate_validation_folder(tmp_path):
+    train = write_image_folder(tmp_path / "train", corrupt=False)
+    val = write_image_folder(tmp_path / "val", per_class=2, corrupt=False)
+    data = load_data(resolution=16, data=str(train), val_data=str(val))
+    assert len(data.val[1]) == 6 and len(data.train[1]) == 24
+    other = write_image_folder(tmp_path / "other", classes=("circle", "ring", "star"), per_class=1,
+                               corrupt=False)
+    with pytest.raises(UsageError, match="differ"):
+        load_data(resolution=16, data=str(train), val_data=str(other))
+
+
+def test_folder_bad_inputs_are_one_line_usage_errors(tmp_path):
+    with pytest.raises(UsageError, match="no such folder"):
+        load_data(resolution=16, data=str(tmp_path / "missing"))
+    one = write_image_folder(tmp_path / "one", classes=("circle",), corrupt=False)
+    with pytest.raises(UsageError, match="two class"):
+        load_data(resolution=16, data=str(one))
+    empty = write_image_folder(tmp_path / "empty", corrupt=False)
+    (empty / "zzz_empty").mkdir()
+    with pytest.raises(UsageError, match="zzz_empty"):
+        load_data(resolution=16, data=str(empty))
+
+
+def test_embedded_is_the_default_source():
+    data = load_data(resolution=16, counts={"train": 64, "val": 32, "test": 32})
+    assert data.labels == EMBEDDED_LABELS and data.info["name"] == "embedded"
+    assert len(data.train[1]) == 64 and len(data.test[1]) == 32
+
+
+# --- TFDS ----------------------------------------------------------------------------------------
+
+def test_tfds_mock_dataset_resized_to_rgb():
+    tfds = pytest.importorskip("tensorflow_datasets")
+    from mobilekit.data.tfds import load_tfds
+
+    with tfds.testing.mock_data(num_examples=12, policy=tfds.testing.MockPolicy.USE_CODE):
+        data = load_tfds("mnist", resolution=20, seed=0)
+    assert data.train[0].shape[1:] == (20, 20, 3) and data.train[0].dtype == np.uint8
+    assert data.test is not None and len(data.labels) == 10
+    assert len(data.train[1]) == len(data.val[1]) == 12  # mocked: every split exists
+
+
+def test_tfds_not_prepared_needs_download_flag(tmp_path):
+    pytest.importorskip("tensorflow_datasets")
+    from mobilekit.data.tfds import load_tfds
+
+    with pytest.raises(UsageError, match="--download"):
+        load_tfds("mnist", resolution=16, data_dir=str(tmp_path))
+    with pytest.raises(UsageError, match="unknown dataset"):
+        load_tfds("no_such_dataset_xyz", resolution=16, data_dir=str(tmp_path))

@@ -52,27 +52,27 @@ def load_tfds(name: str, *, resolution: int, download: bool = False, seed: int =
         raise UsageError(f"--tfds {name}: unknown dataset ({str(exc).splitlines()[0]})") from None
     if download:
         builder.download_and_prepare()
-    elif not builder.is_prepared():
-        raise UsageError(f"--tfds {name}: not prepared in {builder.data_dir}; "
-                         "pass --download to fetch it")
     info = builder.info
-    keys = getattr(info, "supervised_keys", None)
-    if not keys or "label" not in info.features:
+    if "label" not in info.features or not getattr(info, "supervised_keys", None):
         raise UsageError(f"--tfds {name}: not an image classification dataset "
                          "(needs supervised (image, label) keys)")
-    splits = set(info.splits.keys())
-    if "train" not in splits:
-        raise UsageError(f"--tfds {name}: has no train split (has {', '.join(sorted(splits))})")
-    load = lambda split: _arrays(builder.as_dataset(split=split, as_supervised=True,  # noqa: E731
-                                                    shuffle_files=False), resolution)
+
+    def load(split):
+        try:
+            ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
+        except (AssertionError, KeyError, ValueError):  # not prepared here / no such split
+            return None
+        return _arrays(ds, resolution)
+
     train = load("train")
-    val_name = next((s for s in ("validation", "val") if s in splits), None)
-    if val_name:
-        val = load(val_name)
-    else:
+    if train is None:
+        raise UsageError(f"--tfds {name}: no prepared train split in {builder.data_dir}; "
+                         "pass --download to fetch it")
+    val = load("validation")
+    if val is None:
         tr, va = split_indices(train[1], fraction=val_fraction, seed=seed)
         train, val = (train[0][tr], train[1][tr]), (train[0][va], train[1][va])
-    test = load("test") if "test" in splits else None
+    test = load("test")
     labels = list(info.features["label"].names)
     sizes = {"train": len(train[1]), "val": len(val[1])}
     if test is not None:
