@@ -149,3 +149,57 @@ def test_manifest_is_json_with_numbers_as_numbers(model, tmp_path):
     assert isinstance(manifest["input"]["quantization"]["scale"], float)
     assert isinstance(manifest["input"]["quantization"]["zero_point"], int)
     assert isinstance(manifest["verification"]["top1_agreement"], float)
+
+
+def run_cli(*argv) -> int:
+    from mobilekit.cli import main
+
+    return main(["export", *argv])
+
+
+def test_export_command_builder_name_force_and_json(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    flags = ["mobilenet_v1", "--alpha", "0.25", "--resolution", "32", "--classes", "8",
+             "--quant", "int8", "--samples", "16"]
+    assert run_cli(*flags, "--json") == 0
+    out = json.loads(capsys.readouterr().out)
+    bundle = tmp_path / "export" / "mobilenet_v1-separable-int8-a0.25-r32"
+    assert out["bundle"] == str(bundle.relative_to(tmp_path)) and read_bundle(bundle) == out["manifest"]
+    assert out["manifest"]["builder"]["name"] == "mobilenet_v1" and not out["manifest"]["trained"]
+    assert out["manifest"]["verification"]["samples"] == 16
+    assert run_cli(*flags) == 2 and "--force" in capsys.readouterr().err
+    assert run_cli(*flags, "--force") == 0
+
+
+def test_export_command_reads_a_run_directory(model, tmp_path, capsys):
+    run = tmp_path / "my_run"
+    run.mkdir()
+    model.save(run / "model.keras")
+    (run / "labels.txt").write_text("".join(f"{label}\n" for label in LABELS))
+    (run / "run.json").write_text(json.dumps({"builder": None, "qat": False, "input": {
+        "shape": [RES, RES, 3], "normalization": NORMALIZATION, "resize": "bilinear", "crop": "center"}}))
+    assert run_cli(str(run), "--quant", "fp32", "--out", str(tmp_path / "b"), "--samples", "8") == 0
+    manifest = read_bundle(tmp_path / "b")
+    assert manifest["name"] == "my_run-fp32" and manifest["input"]["crop"] == "center"
+    assert manifest["trained"] and manifest["verification"]["passed"]
+    assert (tmp_path / "b" / "labels.txt").read_text().splitlines() == LABELS
+    # a run that was not trained with QAT cannot be exported as qat-int8
+    assert run_cli(str(run), "--quant", "qat-int8", "--out", str(tmp_path / "q")) == 2
+    assert "QAT" in capsys.readouterr().err and not (tmp_path / "q").exists()
+
+
+@pytest.mark.parametrize("argv, culprit", [
+    (["no_such_thing", "--quant", "fp32"], "no_such_thing"),
+    (["model.h5", "--quant", "fp32"], "model.h5"),
+    (["notes.txt", "--quant", "fp32"], "notes.txt"),
+    (["mobilenet_v2", "--quant", "fp32", "--alpha", "-1"], "--alpha"),
+    (["mobilenet_v2", "--quant", "fp32", "--samples", "0"], "--samples"),
+])
+def test_export_command_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch, argv, culprit):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.h5").write_bytes(b"\x89HDF\r\n")
+    (tmp_path / "notes.txt").write_text("not a model")
+    assert run_cli(*argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert culprit in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "export").exists()
