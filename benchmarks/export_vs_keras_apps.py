@@ -58,7 +58,7 @@ def main() -> int:
                       file=sys.stderr)
     rows = benchmark([str(p) for p in bundles.values()], rounds=args.rounds, runs=args.runs,
                      results=str(out / "results.jsonl"))
-    median = {Path(r["model"]).name: r["median_ms"] for r in rows if r["round"] is None and not r["error"]}
+    median = {r["name"]: r["median_ms"] for r in rows if r["round"] is None and not r["error"]}
     table = []
     for name in args.builders.split(","):
         for quant in ("fp32", "int8"):
