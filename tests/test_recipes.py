@@ -1,0 +1,101 @@
+"""Recipes: shared flags, one-line bad-input errors (exit 2), and end-to-end runs on tiny settings."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mobilekit import recipe_args as ra
+from test_data import write_image_folder
+
+RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+NAMES = ("image_folder", "standard_vs_separable", "qat", "prune_xnnpack")
+TINY = ["--alpha", "0.35", "--resolution", "32", "--epochs", "1", "--batch-size", "32"]
+
+
+def recipe(name):
+    spec = importlib.util.spec_from_file_location(f"recipe_{name}", RECIPES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_recipe(name, argv):
+    module = recipe(name)
+    return ra.run(module.main, module.parser(), argv)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_recipe_has_shared_flags(name):
+    help_text = recipe(name).parser().format_help()
+    for flag in ("--out", "--epochs", "--batch-size", "--seed", "--resume", "--strategy",
+                 "--data", "--tfds", "--download", "--builder", "--alpha", "--kind",
+                 "--export-dir"):
+        assert flag in help_text, flag
+
+
+def test_recipe_runs_as_a_script():
+    out = subprocess.run([sys.executable, str(RECIPES / "qat.py"), "--help"], capture_output=True,
+                         text=True, check=True)
+    assert "--qat-epochs" in out.stdout
+
+
+def _bad_inputs(tmp_path):
+    one = write_image_folder(tmp_path / "one", classes=("circle",), corrupt=False)
+    empty = write_image_folder(tmp_path / "empty", corrupt=False)
+    (empty / "nothing_here").mkdir()
+    return {
+        "missing folder": (["--data", str(tmp_path / "missing")], "missing"),
+        "one class": (["--data", str(one)], "two class"),
+        "empty class": (["--data", str(empty)], "nothing_here"),
+        "unknown builder": (["--builder", "resnet_9000"], "resnet_9000"),
+        "unknown tfds": (["--tfds", "no_such_dataset_xyz"], "no_such_dataset_xyz"),
+        "bad quant": (["--quant", "int3"], "int3"),
+        "zero epochs": (["--epochs", "0"], "--epochs"),
+    }
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
+    for case, (argv, needle) in _bad_inputs(tmp_path).items():
+        capsys.readouterr()
+        code = run_recipe("image_folder", argv + ["--out", str(tmp_path / "run")])
+        err = capsys.readouterr().err.strip()
+        assert code == 2, case
+        assert len(err.splitlines()) == 1 and needle in err, (case, err)
+
+
+def test_image_folder_recipe_end_to_end_on_real_files(tmp_path):
+    root = write_image_folder(tmp_path / "photos", per_class=12)
+    run_dir, export = tmp_path / "run", tmp_path / "export"
+    code = run_recipe("image_folder", TINY + ["--data", str(root), "--out", str(run_dir),
+                                              "--export-dir", str(export), "--quant", "fp32"])
+    assert code == 0
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["dataset"]["skipped_corrupt"] == 1
+    assert run["builder"]["classes"] == 3
+    assert (run_dir / "labels.txt").read_text().split() == ["circle", "square", "star"]
+    bundles = list(export.iterdir())
+    assert [b.name for b in bundles] == ["mobilenet_v2-separable-fp32-a0.35-r32"]
+    manifest = json.loads((bundles[0] / "manifest.json").read_text())
+    assert manifest["trained"] is True and manifest["verification"]["passed"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_recipe_end_to_end_on_embedded_data(tmp_path, name):
+    extra = {"qat": ["--qat-epochs", "1"], "prune_xnnpack": ["--prune-epochs", "1"],
+             "standard_vs_separable": ["--quant", "fp32"], "image_folder": ["--quant", "int8"]}
+    code = run_recipe(name, TINY + ["--train-count", "256", "--out", str(tmp_path / "run"),
+                                    "--export-dir", str(tmp_path / "export")] + extra[name])
+    assert code == 0
+    assert any((tmp_path / "export").iterdir())
+    if name == "qat":
+        assert json.loads((tmp_path / "run" / "qat" / "run.json").read_text())["qat"] is True
+    if name == "prune_xnnpack":
+        run = json.loads((tmp_path / "run" / "pruned" / "run.json").read_text())
+        assert run["pruned"] is True and run["sparsity"] >= 0.66
