@@ -268,8 +268,9 @@ def save_run(model, run_dir, *, labels: list[str], run: dict, history: dict) -> 
     run_dir.mkdir(parents=True, exist_ok=True)
     # model.keras carries architecture and weights; the training state (optimizer, schedule) lives
     # in checkpoints/. Recompiling drops the custom schedule so any tf_keras can load the file.
-    model.compile(loss=keras.losses.CategoricalCrossentropy(),
-                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+    with model.distribute_strategy.scope():
+        model.compile(loss=keras.losses.CategoricalCrossentropy(),
+                      metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
     fd, tmp = tempfile.mkstemp(prefix=".model.", suffix=".keras", dir=run_dir)
     os.close(fd)
     try:

@@ -203,3 +203,34 @@ def test_kill_9_mid_epoch_then_resume(tmp_path):
     a = keras.models.load_model(ref / "model.keras").get_weights()
     b = keras.models.load_model(run / "model.keras").get_weights()
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+_MIRRORED_SCRIPT = textwrap.dedent("""
+    import json, sys
+    from mobilekit.keras import tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    sys.path.insert(0, {tests!r})
+    from test_train import tiny_model, RES
+    from mobilekit.data import EMBEDDED_LABELS, embedded_arrays
+    from mobilekit.recipe_args import make_strategy, scope
+    from mobilekit.train import train
+
+    strategy = make_strategy("mirrored")
+    with scope(strategy):
+        model = tiny_model()
+    run = train(model, embedded_arrays("train", resolution=RES, count=128),
+                embedded_arrays("val", resolution=RES, count=64), run_dir=sys.argv[1],
+                labels=EMBEDDED_LABELS, epochs=2, batch_size=32, verbose=0, strategy=strategy)
+    print(json.dumps(run["training"]))
+""")
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    script = tmp_path / "mirrored.py"
+    script.write_text(_MIRRORED_SCRIPT.format(tests=str(Path(__file__).parent)))
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "run")], check=True,
+                         capture_output=True, text=True)
+    training = json.loads(out.stdout.strip().splitlines()[-1])
+    assert training["strategy"] == "MirroredStrategy" and training["replicas"] == 2
+    assert len(json.loads((tmp_path / "run" / "history.json").read_text())["loss"]) == 2
