@@ -154,6 +154,17 @@ def build_and_train(args: argparse.Namespace, data, *, run_dir=None, strategy=No
     return model, config, run
 
 
+def float_model(args: argparse.Namespace, data, strategy, *, model_defaults: dict):
+    """The trained float model a fine-tuning recipe starts from: --float-run DIR, or a fresh
+    training run in OUT/float. Returns (model, builder config)."""
+    if args.float_run:
+        from mobilekit.models import load_keras
+        return load_keras(args.float_run), read_run(args.float_run)["builder"]
+    model, config, _ = build_and_train(args, data, run_dir=f"{args.out}/float", strategy=strategy,
+                                       model_defaults=model_defaults)
+    return model, config
+
+
 def model_defaults_for(args: argparse.Namespace, data, defaults: dict | None) -> dict:
     """Builder kwargs: recipe defaults, then the flags, with classes taken from the data."""
     kwargs = model_kwargs(args, **(defaults or {}))

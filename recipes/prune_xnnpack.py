@@ -19,13 +19,8 @@ def main(args) -> int:
     resolution = args.resolution or 64
     data = ra.load_data(args, resolution)
     strategy = ra.make_strategy(args.strategy)
-    if args.float_run:
-        float_model = load_keras(args.float_run)
-        config = ra.read_run(args.float_run)["builder"]
-    else:
-        float_model, config, _ = ra.build_and_train(
-            args, data, run_dir=f"{args.out}/float", strategy=strategy,
-            model_defaults={"alpha": 0.5, "resolution": resolution})
+    float_model, config = ra.float_model(args, data, strategy,
+                                         model_defaults={"alpha": 0.5, "resolution": resolution})
     with ra.scope(strategy):
         pruned, how = prune_for_xnnpack(float_model, sparsity=args.sparsity)
     run = train(pruned, data.train, data.val, test=data.test, run_dir=f"{args.out}/pruned",

@@ -10,7 +10,6 @@ Runs: OUT/float (a normal run) and OUT/qat (run.json "qat": true; export reads i
 import sys
 
 from mobilekit import recipe_args as ra
-from mobilekit.models import load_keras
 from mobilekit.qat import quantize_aware
 from mobilekit.train import train
 
@@ -19,13 +18,8 @@ def main(args) -> int:
     resolution = args.resolution or 64
     data = ra.load_data(args, resolution)
     strategy = ra.make_strategy(args.strategy)
-    if args.float_run:
-        float_model = load_keras(args.float_run)
-        config = ra.read_run(args.float_run)["builder"]
-    else:
-        float_model, config, _ = ra.build_and_train(
-            args, data, run_dir=f"{args.out}/float", strategy=strategy,
-            model_defaults={"alpha": 0.5, "resolution": resolution})
+    float_model, config = ra.float_model(args, data, strategy,
+                                         model_defaults={"alpha": 0.5, "resolution": resolution})
     with ra.scope(strategy):
         qat_model = quantize_aware(float_model)
     run = train(qat_model, data.train, data.val, test=data.test, run_dir=f"{args.out}/qat",
