@@ -164,8 +164,8 @@ def train(model, train, val, *, run_dir, labels: list[str], epochs: int, batch_s
     n_train = _count(train)
     if n_train is None:
         raise UsageError("the training dataset has unknown size; give it a known cardinality")
-    steps_per_epoch = n_train if isinstance(train, tf.data.Dataset) and \
-        len(train.element_spec[0].shape) == 4 else math.ceil(n_train / batch_size)
+    batched = isinstance(train, tf.data.Dataset) and len(train.element_spec[0].shape) == 4
+    steps_per_epoch = n_train if batched else math.ceil(n_train / batch_size)
     for layer in _all_layers(model):
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = schedule["bn_momentum"]
@@ -207,7 +207,8 @@ def train(model, train, val, *, run_dir, labels: list[str], epochs: int, batch_s
             history.setdefault("learning_rate", []).append(
                 float(keras.backend.get_value(optimizer.learning_rate)))
             history.setdefault("seconds", []).append(seconds)
-            history.setdefault("train_images_per_s", []).append(n_train / seconds)
+            if not batched:  # a batched dataset's size is in batches, not images
+                history.setdefault("train_images_per_s", []).append(n_train / seconds)
             checkpoints.save(epoch + 1, history)
     except KeyboardInterrupt:
         _write_history(run_dir, history)
