@@ -58,6 +58,8 @@ def parser(description: str, *, data: bool = True, model: bool = True, export: b
     if model:
         p.add_argument("--builder", default="mobilenet_v2", help=f"one of {', '.join(BUILDER_NAMES)}")
         add_builder_flags(p)
+        p.add_argument("--weights", default=None,
+                       help="keras.applications weights file (.h5) loaded by layer name")
     if export:
         g = p.add_argument_group("export")
         g.add_argument("--quant", default="fp32,int8",
@@ -141,12 +143,15 @@ def build_and_train(args: argparse.Namespace, data, *, run_dir=None, strategy=No
     """Build ``--builder`` (flags over ``model_defaults``) under the strategy, train it on
     ``data`` into ``run_dir`` (default --out) and return (model, builder config, run.json)."""
     from mobilekit.models import build_model, builder_config
-    from mobilekit.train import train
+    from mobilekit.train import load_pretrained, train
 
     kwargs = model_defaults_for(args, data, model_defaults)
     config = builder_config(args.builder, **kwargs)
     with scope(strategy):
         model = build_model(args.builder, **kwargs)
+    if getattr(args, "weights", None) and not args.resume:
+        print(f"loaded {load_pretrained(model, args.weights)} layers from {args.weights}",
+              file=sys.stderr)
     run = train(model, data.train, data.val, test=data.test, run_dir=run_dir or args.out,
                 labels=data.labels, epochs=args.epochs, batch_size=args.batch_size,
                 seed=args.seed, builder=config, dataset_info=data.info, resume=args.resume,

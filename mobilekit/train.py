@@ -244,6 +244,29 @@ def train(model, train, val, *, run_dir, labels: list[str], epochs: int, batch_s
     return run
 
 
+def load_pretrained(model, path) -> int:
+    """Load a keras.applications weights file (.h5) into ``model`` by layer name (transfer
+    learning; the separable builders use keras.applications' layer names). Layers whose shapes
+    differ (e.g. a 1000-class head) keep their fresh weights. Returns how many layers matched."""
+    import h5py
+
+    path = Path(path)
+    if path.suffix.lower() not in (".h5", ".hdf5") or not path.is_file():
+        raise UsageError(f"--weights {path}: not an existing .h5 weights file")
+    try:
+        with h5py.File(path, "r") as f:
+            group = f["model_weights"] if "model_weights" in f else f
+            names = {n.decode() if isinstance(n, bytes) else n for n in group.attrs["layer_names"]}
+    except (OSError, KeyError) as exc:
+        raise UsageError(f"--weights {path}: not a Keras weights file ({exc})") from None
+    matched = sum(1 for layer in model.layers if layer.name in names and layer.weights)
+    if not matched:
+        raise UsageError(f"--weights {path}: no layer names match this model (a separable "
+                         "builder of the same family takes keras.applications weights)")
+    model.load_weights(str(path), by_name=True, skip_mismatch=True)
+    return matched
+
+
 def _all_layers(model):
     """Every layer, also inside nested models and tfmot wrappers."""
     for layer in model.submodules:

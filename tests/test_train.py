@@ -234,3 +234,20 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     training = json.loads(out.stdout.strip().splitlines()[-1])
     assert training["strategy"] == "MirroredStrategy" and training["replicas"] == 2
     assert len(json.loads((tmp_path / "run" / "history.json").read_text())["loss"]) == 2
+
+
+def test_keras_applications_weights_load_by_name(tmp_path):
+    from mobilekit.models import build_model
+    from mobilekit.train import load_pretrained
+
+    app = keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35, weights=None,
+                                         include_top=False)
+    app.save_weights(tmp_path / "app.h5")
+    model = build_model("mobilenet_v2", alpha=0.35, resolution=32, include_top=False)
+    assert load_pretrained(model, tmp_path / "app.h5") > 50
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_array_equal(model(x), app(x))
+    with_head = build_model("mobilenet_v2", alpha=0.35, resolution=32, classes=8)
+    load_pretrained(with_head, tmp_path / "app.h5")  # the 8-class head keeps fresh weights
+    with pytest.raises(UsageError, match="weights"):
+        load_pretrained(with_head, tmp_path / "missing.h5")
