@@ -8,7 +8,9 @@ follow keras.applications so its weights load by name for ``kind="separable"``.
 
 from __future__ import annotations
 
+import json
 import math
+import zipfile
 from pathlib import Path
 
 from mobilekit import layers as mk
@@ -23,6 +25,7 @@ BUILDERS: dict[str, specs.NetSpec] = {
     "mobilenet_v3_large": specs.MOBILENET_V3_LARGE,
 }
 DEFAULT_RESOLUTION = 224
+CLASSIFIER_ACTIVATIONS = ("softmax", "linear")
 
 
 def default_resolution(name: str) -> int:
@@ -43,8 +46,12 @@ def _is_int(value) -> bool:
 def builder_config(name: str, *, kind: str = "separable", alpha: float = 1.0,
                    resolution: int | None = None, classes: int = 1000, include_top: bool = True,
                    dropout: float | None = None, depth_multiplier: int = 1,
-                   minimalistic: bool = False) -> dict:
-    """Validate the knobs and return them all filled in (JSON-able; goes into run.json/manifest)."""
+                   minimalistic: bool = False, classifier_activation: str = "softmax") -> dict:
+    """Validate the knobs and return them all filled in (JSON-able; goes into run.json/manifest).
+
+    ``classifier_activation`` "linear" makes the model output logits: int8 TFLite then stays
+    entirely inside XNNPACK, whose int8 kernels have no SOFTMAX.
+    """
     spec = _spec(name)
     mk.check_kind(kind)
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha) \
@@ -68,11 +75,15 @@ def builder_config(name: str, *, kind: str = "separable", alpha: float = 1.0,
                          f"depthwise channel multiplier ({name}, {kind})")
     if minimalistic and not spec.minimalistic:
         raise UsageError(f"--minimalistic: only MobileNetV3 builders have it, not {name}")
+    if classifier_activation not in CLASSIFIER_ACTIVATIONS:
+        raise UsageError(f"classifier_activation: one of {', '.join(CLASSIFIER_ACTIVATIONS)}, "
+                         f"got {classifier_activation!r}")
     plan = specs.decode(spec, float(alpha))
     if min([plan.stem] + [b.filters for b in plan.blocks]) < 1:
         raise UsageError(f"--alpha: {alpha} leaves a layer of {name} without channels")
     config = {"name": name, "kind": kind, "alpha": float(alpha), "resolution": resolution,
-              "classes": classes, "include_top": bool(include_top), "dropout": float(dropout)}
+              "classes": classes, "include_top": bool(include_top), "dropout": float(dropout),
+              "classifier_activation": classifier_activation}
     if spec.depth_multiplier:
         config["depth_multiplier"] = depth_multiplier
     if spec.minimalistic:
@@ -114,7 +125,7 @@ def _block(x, block: specs.Block, kind: str, norm: mk.Norm, depth_multiplier: in
 
 
 def _top(x, spec: specs.NetSpec, plan: specs.Plan, config: dict):
-    """Pooling -> [1x1 hidden conv] -> [dropout] -> classifier -> softmax."""
+    """Pooling -> [1x1 hidden conv] -> [dropout] -> classifier -> [softmax]."""
     conv = spec.classifier == "conv"
     x = layers.GlobalAveragePooling2D(keepdims=conv, name="global_pool")(x)
     if plan.hidden:
@@ -128,6 +139,8 @@ def _top(x, spec: specs.NetSpec, plan: specs.Plan, config: dict):
         x = layers.Flatten(name="flatten")(x)
     else:
         x = layers.Dense(config["classes"], name=classifier)(x)
+    if config["classifier_activation"] == "linear":
+        return x
     return layers.Activation("softmax", name=output)(x)
 
 
@@ -147,6 +160,86 @@ def load_keras(path, *, trust: bool = False) -> keras.Model:
     from mobilekit import qat  # the QAT scope knows the quantize wrappers and mobilekit configs
     try:
         with qat.quantize_scope():
+            if is_keras and _is_qat_archive(path):
+                return _load_qat_archive(path)
             return keras.models.load_model(path, compile=False, safe_mode=not trust)
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, zipfile.BadZipFile) as exc:
         raise UsageError(f"{path}: not a loadable Keras model ({str(exc).splitlines()[0]})") from exc
+
+
+def _is_qat_archive(path: Path) -> bool:
+    with zipfile.ZipFile(path) as archive:
+        return b'"QuantizeLayer"' in archive.read("config.json")
+
+
+
+def _load_qat_archive(path: Path) -> keras.Model:
+    """A QAT .keras file (made by ``mobilekit.qat.quantize_aware``).
+
+    tfmot 0.8's wrappers do not survive tf_keras' own .keras loading (their variables are
+    tracked differently when rebuilt from a config), but ``load_weights`` into a freshly
+    quantized model works: so rebuild the float model the QAT graph wraps, quantize it again
+    and load the saved weights into that.
+    """
+    from mobilekit import qat
+
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+    float_model = keras.saving.deserialize_keras_object(_float_config(config), safe_mode=True)
+    model = qat.quantize_aware(float_model)
+    model.load_weights(path)
+    return model
+
+
+def _float_config(config: dict) -> dict:
+    """The functional config with tfmot's QuantizeLayer removed and wrappers unwrapped."""
+    renamed, kept = {}, []
+    for layer in config["config"]["layers"]:
+        if layer["class_name"] == "QuantizeLayer":
+            renamed[layer["name"]] = _inbound_names(layer["inbound_nodes"])[0]
+            continue
+        if layer["class_name"] == "QuantizeWrapperV2":
+            inner = layer["config"]["layer"]
+            renamed[layer["name"]] = inner["config"]["name"]
+            layer = {**layer, **{k: v for k, v in inner.items() if k != "build_config"},
+                     "name": inner["config"]["name"],
+                     "config": {**inner["config"], **_float_activation(inner["config"])}}
+        kept.append(layer)
+    body = {**config["config"], "layers": kept}
+    return {**config, "config": _rename(body, renamed)}
+
+
+def _float_activation(config: dict) -> dict:
+    """The activation a wrapped layer had before QAT (tfmot's NoOpActivation was "linear")."""
+    activation = config.get("activation")
+    if not (isinstance(activation, dict)
+            and activation.get("class_name") == "QuantizeAwareActivation"):
+        return {}
+    activation = activation["config"]["activation"]
+    if isinstance(activation, dict) and activation.get("class_name") == "NoOpActivation":
+        activation = "linear"
+    return {"activation": activation}
+
+
+def _inbound_names(value) -> list[str]:
+    if isinstance(value, dict):
+        if "keras_history" in value:
+            return [value["keras_history"][0]]
+        return [n for v in value.values() for n in _inbound_names(v)]
+    if isinstance(value, list):
+        if value and isinstance(value[0], str):  # [layer name, node index, tensor index, kwargs]
+            return [value[0]]
+        return [n for v in value for n in _inbound_names(v)]
+    return []
+
+
+def _rename(value, renamed: dict):
+    """Point references to renamed layers (keras_history, [name, node, tensor]) at the new names."""
+    if isinstance(value, dict):
+        return {k: [renamed.get(v[0], v[0]), *v[1:]] if k == "keras_history"
+                else _rename(v, renamed) for k, v in value.items()}
+    if isinstance(value, list):
+        if value and isinstance(value[0], str) and value[0] in renamed:
+            return [renamed[value[0]], *value[1:]]
+        return [_rename(v, renamed) for v in value]
+    return value

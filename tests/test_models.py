@@ -72,6 +72,14 @@ def test_kinds_change_only_the_spatial_convolutions():
     assert sep.output_shape == std.output_shape == spa.output_shape
 
 
+def test_linear_classifier_outputs_logits():
+    model = models.build_model("mobilenet_v2", alpha=0.35, resolution=32, classes=3,
+                               classifier_activation="linear")
+    assert type(model.layers[-1]).__name__ == "Dense"
+    assert model.count_params() == models.build_model(
+        "mobilenet_v2", alpha=0.35, resolution=32, classes=3).count_params()
+
+
 def test_without_top_ends_in_feature_map():
     model = models.build_model("mobilenet_v3_small", resolution=96, include_top=False)
     assert model.output_shape == (None, 3, 3, 576)
@@ -82,7 +90,7 @@ def test_builder_config_is_complete_and_json():
     assert json.loads(json.dumps(config)) == config
     assert config == {"name": "mobilenet_v1", "kind": "separable", "alpha": 0.5,
                       "resolution": 96, "classes": 1000, "include_top": True, "dropout": 1e-3,
-                      "depth_multiplier": 1}
+                      "classifier_activation": "softmax", "depth_multiplier": 1}
     assert models.builder_config("mobilenet_v3_large")["minimalistic"] is False
     assert "minimalistic" not in models.builder_config("mobilenet_v2")
     assert models.default_resolution("mobilenet_v2") == 224
@@ -108,6 +116,7 @@ def test_depth_multiplier_widens_v1_depthwise():
     ("mobilenet_v1", {"depth_multiplier": 2, "kind": "standard"}, "--depth-multiplier"),
     ("mobilenet_v2", {"minimalistic": True}, "--minimalistic"),
     ("mobilenet_v2", {"dropout": 1.0}, "dropout"),
+    ("mobilenet_v2", {"classifier_activation": "sigmoid"}, "classifier_activation"),
 ])
 def test_bad_arguments_raise_usage_error_before_building(monkeypatch, name, knobs, flag):
     def no_graph(*args, **kwargs):
