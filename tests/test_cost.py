@@ -75,11 +75,9 @@ def _tflite(model, path):
     return path
 
 
-@pytest.mark.parametrize("name,kind", [
-    ("mobilenet_v3_small", "separable"),
-    pytest.param("mobilenet_v2", "spatial", marks=pytest.mark.slow),
-    pytest.param("mobilenet_v1", "standard", marks=pytest.mark.slow),
-])
+@pytest.mark.slow  # (int8 graphs are compared in the default suite by test_qat)
+@pytest.mark.parametrize("name,kind", [("mobilenet_v3_small", "separable"),
+                                       ("mobilenet_v2", "spatial"), ("mobilenet_v1", "standard")])
 def test_keras_macs_equal_tflite_graph_macs(tmp_path, name, kind):
     model = models.build_model(name, kind=kind, alpha=0.35, resolution=32, classes=6)
     keras_side = cost.keras_summary(model)
