@@ -203,3 +203,16 @@ def test_export_command_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypat
     err = capsys.readouterr().err.strip()
     assert culprit in err and len(err.splitlines()) == 1
     assert not (tmp_path / "export").exists()
+
+
+@pytest.mark.parametrize("builder", ["mobilenet_v1", "mobilenet_v2"])
+def test_builder_int8_exports_logits_fully_inside_xnnpack(builder, tmp_path):
+    """XNNPACK has no int8 SOFTMAX: the softmax head is left out of the exported graph."""
+    from mobilekit import models
+
+    model = models.build_model(builder, alpha=0.25, resolution=32, classes=CLASSES)
+    assert model.layers[-1].get_config()["activation"] == "softmax"
+    x = np.random.default_rng(0).uniform(-1, 1, (16, 32, 32, 3)).astype(np.float32)
+    manifest = export(model, tmp_path / builder, quant="int8", verification=(x, None))
+    assert manifest["output"]["semantics"] == "logits"
+    assert manifest["delegation"]["xnnpack_fully_delegated"], manifest["delegation"]

@@ -23,6 +23,20 @@ def input_shape(model: keras.Model) -> tuple[int, int, int]:
     return shape
 
 
+def logits_model(model: keras.Model) -> keras.Model:
+    """The graph to export: ``model`` without a trailing softmax (output semantics "logits").
+
+    XNNPACK has no int8 SOFTMAX, so a softmax head would leave the last op outside the delegate
+    and split the graph; top-1 is unchanged, and an app that wants probabilities applies softmax
+    to ten-odd numbers itself.
+    """
+    last = model.layers[-1]
+    inner = getattr(last, "layer", last)  # QAT wraps each layer in a QuantizeWrapper
+    if isinstance(inner, keras.layers.Activation) and inner.get_config()["activation"] == "softmax":
+        return keras.Model(model.inputs, last.input, name=model.name)
+    return model
+
+
 def convert(model: keras.Model, quant: str, io: str = "float",
             calibration: np.ndarray | None = None) -> bytes:
     """The .tflite bytes of ``model`` in mode ``quant`` (see quantize.configure)."""

@@ -21,7 +21,7 @@ from mobilekit.deploy import quantize
 from mobilekit.cli import builder_kwargs
 from mobilekit.data import EMBEDDED_LABELS, NORMALIZATION, embedded_arrays, normalize
 from mobilekit.deploy.bundle import LABELS_FILE, MODEL_FILE, bundle_name, io_spec, sha256, write_files
-from mobilekit.deploy.convert import convert, input_shape
+from mobilekit.deploy.convert import convert, input_shape, logits_model
 from mobilekit.deploy.verify import semantics, verify
 from mobilekit.errors import PartialFailure, UsageError
 from mobilekit.fsutil import atomic_write_bytes, staged_dir
@@ -45,6 +45,7 @@ def export_bundle(model: keras.Model, out_dir: str | Path, *, quant: str, io: st
     PartialFailure when a verification gate fails (then no bundle is written).
     """
     out_dir = Path(out_dir)
+    model = logits_model(model)
     quantize.check_io(quant, io)
     shape = input_shape(model)
     if out_dir.exists() and not replace:
