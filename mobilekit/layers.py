@@ -1,7 +1,7 @@
 """Conv units of each kind and the blocks built from them, as plain tf_keras layer graphs.
 
 Every block is a function ``block(x, filters, *, kernel, stride, kind, act, name, ...) -> tensor``
-that adds built-in Keras layers (plus the two small registered activations below) to a
+that adds built-in Keras layers (plus the registered ``HardSigmoid`` below) to a
 functional graph, so every model made of them saves to ``.keras`` and loads back without custom
 code and without Lambda layers.
 
@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mobilekit.errors import UsageError
-from mobilekit.keras import keras, layers, tf
+from mobilekit.keras import keras, layers
 
 KINDS = ("separable", "standard", "spatial")
 ACTIVATIONS = ("relu", "relu6", "hard_swish", "linear")

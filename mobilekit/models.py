@@ -102,15 +102,17 @@ def build_model(name: str, **knobs) -> keras.Model:
     res = config["resolution"]
 
     inputs = layers.Input((res, res, 3), name="input")
+    # stem: a standard 3x3 stride-2 conv in every kind (the kind switch is for the body)
     x = mk.conv_bn(inputs, plan.stem, 3, 2, act=spec.act, name=spec.stem_names,
                    role=spec.stem_names.template, norm=norm)
+    # body: the table's blocks; each stride-2 row starts a stage
     for block in plan.blocks:
         x = _block(x, block, kind, norm, config.get("depth_multiplier", 1))
-    if plan.last_conv:
+    if plan.last_conv:  # V2/V3 widen the features with a 1x1 conv (kept without top)
         x = mk.conv_bn(x, plan.last_conv, 1, act=spec.act, name=spec.last_names,
                        role=spec.last_names.template, norm=norm)
     if config["include_top"]:
-        x = _top(x, spec, plan, config)
+        x = _head(x, spec, plan, config)
     return keras.Model(inputs, x, name=name)
 
 
@@ -124,7 +126,7 @@ def _block(x, block: specs.Block, kind: str, norm: mk.Norm, depth_multiplier: in
                                 name=block.names, norm=norm, expanded=block.expanded)
 
 
-def _top(x, spec: specs.NetSpec, plan: specs.Plan, config: dict):
+def _head(x, spec: specs.NetSpec, plan: specs.Plan, config: dict):
     """Pooling -> [1x1 hidden conv] -> [dropout] -> classifier -> [softmax]."""
     conv = spec.classifier == "conv"
     x = layers.GlobalAveragePooling2D(keepdims=conv, name="global_pool")(x)
