@@ -26,7 +26,9 @@ def prune_for_xnnpack(model: keras.Model, *, sparsity: float = 0.75) -> tuple[ke
     if not 2 / 3 <= sparsity < 1:
         raise UsageError(f"--sparsity: XNNPACK's sparse kernels need >= 2/3 (0.667) and < 1, "
                          f"got {sparsity}")
-    schedule = sparsity_api.ConstantSparsity(sparsity, begin_step=0, frequency=50)
+    # frequency=1: tfmot prunes on steps where (step - begin) % frequency == 0 but never at step 0,
+    # so a coarser frequency leaves a short fine-tune unpruned; one mask update per step is cheap.
+    schedule = sparsity_api.ConstantSparsity(sparsity, begin_step=0, frequency=1)
     try:
         return sparsity_api.prune_low_magnitude(
             model, pruning_schedule=schedule,

@@ -251,3 +251,20 @@ def test_keras_applications_weights_load_by_name(tmp_path):
     load_pretrained(with_head, tmp_path / "app.h5")  # the 8-class head keeps fresh weights
     with pytest.raises(UsageError, match="weights"):
         load_pretrained(with_head, tmp_path / "missing.h5")
+
+
+def test_pruning_reaches_target_sparsity_on_1x1_convs():
+    from mobilekit.models import build_model
+    from mobilekit.prune import measured_sparsity, prune_for_xnnpack, pruning_callbacks, strip
+
+    model = build_model("mobilenet_v2", alpha=0.35, resolution=32, classes=4)
+    x = np.random.default_rng(0).uniform(-1, 1, (32, 32, 32, 3)).astype(np.float32)
+    pruned, _ = prune_for_xnnpack(model, sparsity=0.75)
+    np.testing.assert_allclose(pruned(x[:2]), model(x[:2]), atol=1e-6)  # weights carried over
+    pruned.compile("adam", "sparse_categorical_crossentropy")
+    pruned.fit(x, np.arange(32) % 4, batch_size=8, epochs=1, verbose=0,
+               callbacks=pruning_callbacks())
+    assert measured_sparsity(model) < 0.01
+    assert measured_sparsity(strip(pruned)) == pytest.approx(0.75, abs=0.01)
+    with pytest.raises(UsageError, match="2/3"):
+        prune_for_xnnpack(model, sparsity=0.5)
