@@ -39,7 +39,7 @@ def main(args) -> int:
 
 
 def parser():
-    p = ra.parser(__doc__.split("\n")[0], out="runs/standard_vs_separable", epochs=30)
+    p = ra.parser(__doc__.split("\n")[0], out="runs/standard_vs_separable", epochs=20)
     p.add_argument("--kinds", default="standard,separable", help="comma separated conv kinds")
     return p
 
