@@ -38,7 +38,7 @@ def main(args) -> int:
 
 
 def parser():
-    p = ra.parser(__doc__.split("\n")[0], out="runs/prune_xnnpack", epochs=30)
+    p = ra.parser(__doc__.split("\n")[0], out="runs/prune_xnnpack", epochs=20)
     p.set_defaults(quant="fp32")
     p.add_argument("--sparsity", type=float, default=0.75,
                    help="target sparsity of the 1x1 convolutions (XNNPACK needs >= 2/3)")

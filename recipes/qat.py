@@ -37,7 +37,7 @@ def main(args) -> int:
 
 
 def parser():
-    p = ra.parser(__doc__.split("\n")[0], out="runs/qat", epochs=30, export=False)
+    p = ra.parser(__doc__.split("\n")[0], out="runs/qat", epochs=20, export=False)
     p.add_argument("--qat-epochs", type=int, default=3, help="QAT fine-tuning epochs (default 3)")
     p.add_argument("--qat-learning-rate", type=float, default=3e-4,
                    help="peak learning rate of QAT fine-tuning (default 3e-4)")
