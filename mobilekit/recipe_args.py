@@ -65,7 +65,13 @@ def parser(description: str, *, data: bool = True, model: bool = True, export: b
         g.add_argument("--quant", default="fp32,int8",
                        help=f"comma separated, of {', '.join(QUANT_MODES)} (default fp32,int8)")
         g.add_argument("--export-dir", default="export", help="bundles go here (default ./export)")
+        add_gate_flag(g)
     return p
+
+
+def add_gate_flag(group) -> None:
+    group.add_argument("--min-agreement", type=float, default=0.98,
+                       help="export gate: least top-1 agreement of TFLite with Keras (default 0.98)")
 
 
 def quant_modes(args: argparse.Namespace) -> list[str]:
@@ -199,7 +205,7 @@ def export_all(args: argparse.Namespace, model, data, config: dict, modes: list[
                 model, Path(args.export_dir) / name, quant=quant, name=name, labels=data.labels,
                 builder=config, trained=True, normalization=NORMALIZATION,
                 calibration=calibration, verification=(images, labels), replace=True,
-                sparsity=sparsity))
+                sparsity=sparsity, min_agreement=args.min_agreement))
         except PartialFailure as exc:
             print(f"export: {exc}", file=sys.stderr)
             failed.append(name)

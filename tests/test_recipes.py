@@ -90,17 +90,16 @@ def test_image_folder_recipe_end_to_end_on_real_files(tmp_path):
 def test_recipe_end_to_end_on_embedded_data(tmp_path, name):
     # QAT needs a model that has learnt something: near-uniform outputs of an untrained model make
     # int8 vs float top-1 agreement meaningless (the export gate would refuse it).
+    # (--min-agreement 0.5: the tiny models here are too weak for the 0.98 default gate.)
     extra = {"qat": ["--qat-epochs", "1", "--train-count", "1536", "--epochs", "4",
-                     "--learning-rate", "0.01"],
+                     "--learning-rate", "0.01", "--min-agreement", "0.5"],
              "prune_xnnpack": ["--prune-epochs", "1"],
              "standard_vs_separable": ["--quant", "fp32"], "image_folder": ["--quant", "int8"]}
     code = run_recipe(name, TINY + ["--train-count", "256", "--out", str(tmp_path / "run"),
                                     "--export-dir", str(tmp_path / "export")] + extra[name])
     exported = {p.name for p in (tmp_path / "export").iterdir()}
     if name == "qat":
-        # A briefly trained float model may fail the PTQ int8 agreement gate (exit 1, partial);
-        # the QAT bundle must be written either way.
-        assert code in (0, 1)
+        assert code == 0
         assert "mobilenet_v2-separable-qat-int8-a0.35-r32" in exported
         assert json.loads((tmp_path / "run" / "qat" / "run.json").read_text())["qat"] is True
     else:
