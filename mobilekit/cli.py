@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import Callable
 
 from mobilekit import __version__
 from mobilekit.errors import PartialFailure, UsageError
@@ -161,21 +162,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_with_exit_codes(prog: str, work: Callable[[], int | None]) -> int:
+    """Run ``work`` and map its outcome to the contract's exit codes, errors as one line."""
+    try:
+        return int(work() or 0)
+    except UsageError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except PartialFailure as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     module_name, func_name = args.handler.split(":")
-    try:
-        handler = getattr(importlib.import_module(module_name), func_name)
-        return int(handler(args) or 0)
-    except UsageError as exc:
-        print(f"mobilekit {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except PartialFailure as exc:
-        print(f"mobilekit {args.command}: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"mobilekit {args.command}: interrupted", file=sys.stderr)
-        return 130
+
+    def work():
+        return getattr(importlib.import_module(module_name), func_name)(args)
+
+    return run_with_exit_codes(f"mobilekit {args.command}", work)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ import os
 import sys
 from typing import Callable
 
-from mobilekit.cli import BUILDER_NAMES, QUANT_MODES, add_builder_flags, builder_kwargs
+from mobilekit.cli import (BUILDER_NAMES, QUANT_MODES, add_builder_flags, builder_kwargs,
+                           run_with_exit_codes)
 from mobilekit.errors import PartialFailure, UsageError
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
@@ -127,21 +128,15 @@ def run(main: Callable[[argparse.Namespace], int | None], p: argparse.ArgumentPa
         argv: list[str] | None = None) -> int:
     """Parse, run ``main(args)`` and map errors to the CONTRACTS exit codes (2, 1, 130)."""
     args = p.parse_args(argv)
-    try:
+
+    def work():
         check_common(args)
         if getattr(args, "builder", None) is not None:
             from mobilekit.models import builder_config
             builder_config(args.builder, **builder_kwargs(args))  # bad flags fail before any work
-        return int(main(args) or 0)
-    except UsageError as exc:
-        print(f"{p.prog}: error: {exc}", file=sys.stderr)
-        return 2
-    except PartialFailure as exc:
-        print(f"{p.prog}: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"{p.prog}: interrupted", file=sys.stderr)
-        return 130
+        return main(args)
+
+    return run_with_exit_codes(p.prog, work)
 
 
 def build_and_train(args: argparse.Namespace, data, *, run_dir=None, strategy=None,
