@@ -1,9 +1,9 @@
 """Conv units of each kind and the blocks built from them, as plain tf_keras layer graphs.
 
 Every block is a function ``block(x, filters, *, kernel, stride, kind, act, name, ...) -> tensor``
-that adds built-in Keras layers (plus the registered ``HardSigmoid`` below) to a
-functional graph, so every model made of them saves to ``.keras`` and loads back without custom
-code and without Lambda layers.
+that adds built-in Keras layers (plus the registered ``ShiftedReLU6`` and ``HardSigmoid`` below)
+to a functional graph, so every model made of them saves to ``.keras`` and loads back without
+custom code and without Lambda layers.
 
 Conv kinds (../shared/CONTRACTS.md, "Conv kinds"): a spatial KxK convolution from M to N
 channels is
@@ -22,8 +22,10 @@ pair. 1x1 convolutions are the same in every kind.
 
 Activations are chosen so that int8 TFLite stays inside XNNPACK (whose int8 kernels have no
 HARD_SWISH): hard-sigmoid is ReLU6(x + 3) / 6 written so that each TFLite op it becomes (ADD with
-fused ReLU6, MUL) gets its own quantization range, hard-swish is ``Multiply([x, hard_sigmoid(x)])``
-and squeeze-excite gates with a ``Multiply``.
+fused ReLU6, MUL) gets its own quantization range, and squeeze-excite gates with a ``Multiply``.
+Hard-swish is ``Multiply([x / 6, ReLU6(x + 3)])``: the TFLite converter fuses x * ReLU6(x + 3) / 6
+with the 1/6 on the product or on the gate into one HARD_SWISH op (in post-training int8 too),
+but not this order, which stays MUL, ADD (fused ReLU6), MUL.
 """
 
 from __future__ import annotations
@@ -51,12 +53,12 @@ def check_kind(kind: str) -> str:
 
 
 @keras.utils.register_keras_serializable(package="mobilekit")
-class HardSigmoid(layers.Layer):
-    """ReLU6(x + 3) / 6, the squeeze-excite gate of MobileNetV3.
+class ShiftedReLU6(layers.Layer):
+    """ReLU6(x + 3), the gate of hard-swish before its 1/6: one TFLite ADD with fused ReLU6.
 
-    TFLite has no hard-sigmoid op; this becomes ADD (fused ReLU6) then MUL. The ReLU6 is held in
-    ``self.activation`` (keras' ``relu``, a name tfmot accepts) so that QAT (mobilekit.qat) can
-    give the ADD's output its own range and the int8 graph needs no float fallback.
+    The ReLU6 is held in ``self.activation`` (keras' ``relu``, a name tfmot accepts) so that QAT
+    (mobilekit.qat) can give the ADD's output its own range where a MUL follows in the same
+    layer (HardSigmoid), and the int8 graph needs no float fallback.
     """
 
     def __init__(self, **kwargs):
@@ -64,7 +66,18 @@ class HardSigmoid(layers.Layer):
         self.activation = keras.activations.relu
 
     def call(self, inputs):
-        return self.activation(inputs + 3.0, max_value=6.0) * (1.0 / 6.0)
+        return self.activation(inputs + 3.0, max_value=6.0)
+
+
+@keras.utils.register_keras_serializable(package="mobilekit")
+class HardSigmoid(ShiftedReLU6):
+    """ReLU6(x + 3) / 6, the squeeze-excite gate of MobileNetV3.
+
+    TFLite has no hard-sigmoid op; this becomes ADD (fused ReLU6) then MUL.
+    """
+
+    def call(self, inputs):
+        return super().call(inputs) * (1.0 / 6.0)
 
 
 @dataclass(frozen=True)
@@ -101,8 +114,9 @@ def activation(x, act: str, name: str):
         return layers.ReLU(name=name)(x)
     if act == "relu6":
         return layers.ReLU(6.0, name=name)(x)
-    if act == "hard_swish":  # x * ReLU6(x + 3) / 6, as MUL(x, gate): int8 HARD_SWISH is not in XNNPACK
-        return layers.Multiply(name=name)([x, HardSigmoid(name=name + "_gate")(x)])
+    if act == "hard_swish":  # (x / 6) * ReLU6(x + 3): not fused into HARD_SWISH (module doc)
+        scaled = layers.Rescaling(1.0 / 6.0, name=name + "_scale")(x)
+        return layers.Multiply(name=name)([scaled, ShiftedReLU6(name=name + "_gate")(x)])
     if act == "linear":
         return x
     raise ValueError(f"unknown activation {act!r} (choose from {', '.join(ACTIVATIONS)})")

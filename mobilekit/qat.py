@@ -1,7 +1,8 @@
 """Quantization-aware training entry point, on tfmot.quantization.keras.
 
-tfmot's default 8-bit registry has no ``Multiply`` (squeeze-excite) and knows nothing of
-mobilekit's hard-sigmoid layer; ``quantize_aware`` annotates those with the QuantizeConfigs below
+tfmot's default 8-bit registry has no ``Multiply`` (squeeze-excite) or ``Rescaling`` (the x / 6 of
+hard-swish) and knows nothing of mobilekit's ReLU6(x + 3) and hard-sigmoid layers;
+``quantize_aware`` annotates those with the QuantizeConfigs below
 and leaves everything else to tfmot's defaults, so every builder and block trains with fake
 quantization and converts to a fully integer TFLite model.
 """
@@ -23,7 +24,8 @@ def _activation_quantizer():
 
 @keras.utils.register_keras_serializable(package="mobilekit")
 class OutputQuantizeConfig(qk.QuantizeConfig):
-    """No weights; fake-quantize the output (Multiply: one TFLite MUL)."""
+    """No weights; fake-quantize the output (Multiply, Rescaling: one TFLite MUL; ShiftedReLU6:
+    one ADD with fused ReLU6)."""
 
     def get_weights_and_quantizers(self, layer):
         return []
@@ -57,6 +59,8 @@ class HardSigmoidQuantizeConfig(OutputQuantizeConfig):
 
 CONFIGS = {
     layers.Multiply: OutputQuantizeConfig,
+    layers.Rescaling: OutputQuantizeConfig,
+    mk.ShiftedReLU6: OutputQuantizeConfig,
     mk.HardSigmoid: HardSigmoidQuantizeConfig,
 }
 
@@ -64,7 +68,7 @@ CONFIGS = {
 def quantize_scope():
     """Scope in which QAT models (tfmot wrappers + mobilekit configs and layers) deserialize."""
     objects = {c.__name__: c for c in (OutputQuantizeConfig, HardSigmoidQuantizeConfig,
-                                       mk.HardSigmoid)}
+                                       mk.ShiftedReLU6, mk.HardSigmoid)}
     return qk.quantize_scope(objects)
 
 
