@@ -56,8 +56,8 @@ def test_all_blocks_round_trip_through_keras_file(tmp_path, kind):
     assert "Lambda" not in _types(model) and "TFOpLambda" not in _types(model)
 
 
-@pytest.mark.parametrize("kind", ["separable", pytest.param("standard", marks=pytest.mark.slow),
-                                  pytest.param("spatial", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("kind", ["separable", pytest.param("standard", marks=[pytest.mark.slow, pytest.mark.matrix]),
+                                  pytest.param("spatial", marks=[pytest.mark.slow, pytest.mark.matrix])])
 def test_all_blocks_qat_int8_stay_inside_xnnpack(tmp_path, kind):
     qat = calibrated_qat(block_model(UNDILATED, kind))
     path = int8_tflite(qat, tmp_path / "m.tflite")
@@ -66,6 +66,7 @@ def test_all_blocks_qat_int8_stay_inside_xnnpack(tmp_path, kind):
 
 
 @pytest.mark.slow
+@pytest.mark.matrix
 @pytest.mark.parametrize("kind", mk.KINDS)
 @pytest.mark.parametrize("name", list(BLOCKS))
 def test_each_block_alone_qat_int8_round_trip(tmp_path, name, kind):

@@ -16,7 +16,7 @@ FAST = {("mobilenet_v3_small", "separable")}
 def _matrix():
     for name in models.BUILDERS:
         for kind in mk.KINDS:
-            marks = () if (name, kind) in FAST else (pytest.mark.slow,)
+            marks = () if (name, kind) in FAST else (pytest.mark.slow, pytest.mark.matrix)
             yield pytest.param(name, kind, marks=marks, id=f"{name}-{kind}")
 
 

@@ -112,6 +112,7 @@ def test_impossible_mode_and_io_pairs_are_usage_errors(quant, io):
 
 
 @pytest.mark.slow
+@pytest.mark.matrix
 @pytest.mark.parametrize("builder", ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large"])
 @pytest.mark.parametrize("quant", ["fp32", "fp16", "dynamic", "int8", "int16x8", "qat-int8"])
 def test_full_matrix_every_builder_every_mode(builder, quant, data, tmp_path):
