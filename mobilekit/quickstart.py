@@ -38,10 +38,14 @@ def _progress(message: str) -> None:
     print(f"[quickstart {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def _knobs(classes: int) -> dict:
+    return {"alpha": BUILDER["alpha"], "resolution": BUILDER["resolution"], "classes": classes}
+
+
 def run_quickstart(out_dir: Path, *, epochs: int = EPOCHS, runs: int = 30, rounds: int = 3,
                    train_images: int = TRAIN_IMAGES, test_images: int = TEST_IMAGES) -> list[dict]:
     """Run the whole pipeline into ``out_dir``; return the comparison rows (see ``report``)."""
-    from mobilekit import bench, data, models, report, train
+    from mobilekit import bench, cost, data, models, report, train
     from mobilekit.deploy.bundle import bundle_name
     from mobilekit.deploy.export import export_bundle
 
@@ -56,11 +60,12 @@ def run_quickstart(out_dir: Path, *, epochs: int = EPOCHS, runs: int = 30, round
     calibration = data.normalize(train_split[0][:CALIBRATION_IMAGES])
     verification = (data.normalize(test_split[0]), test_split[1])
 
+    analytic = {r["kind"]: r["analytic_vs_standard"]
+                for r in cost.kind_comparison(BUILDER["name"], **_knobs(len(labels)))}
     manifests, bundles = [], []
     for kind in KINDS:
-        knobs = dict(BUILDER, kind=kind, classes=len(labels))
-        config = models.builder_config(**knobs)
-        model = models.build_model(**knobs)
+        config = models.builder_config(BUILDER["name"], kind=kind, **_knobs(len(labels)))
+        model = models.build_model(BUILDER["name"], kind=kind, **_knobs(len(labels)))
         run_dir = out_dir / "runs" / kind
         _progress(f"training {kind} for {epochs} epochs -> {run_dir}")
         with staged_dir(run_dir, replace=True) as staging:  # a rerun replaces the old run whole
@@ -75,7 +80,7 @@ def run_quickstart(out_dir: Path, *, epochs: int = EPOCHS, runs: int = 30, round
                 model, out_dir / name, quant=quant, name=name, labels=labels, builder=config,
                 trained=True, normalization=data.NORMALIZATION, calibration=calibration,
                 verification=verification, replace=True, min_agreement=MIN_AGREEMENT)
-            manifests.append(manifest)
+            manifests.append({**manifest, "analytic_macs_ratio": analytic[kind]})
             bundles.append(out_dir / name)
 
     _progress(f"benchmarking {len(bundles)} bundles locally, {rounds} interleaved rounds")

@@ -32,6 +32,7 @@ def test_quickstart_separable_has_fewer_macs_and_all_rows_are_timed(quickstart):
     _, rows = quickstart
     for row in rows:
         assert row["error"] is None and row["median_ms"] > 0
+        assert row["analytic_saving"] == pytest.approx(row["mac_saving"])  # V1: formula exact
         if row["kind"] == "separable":
             assert row["mac_saving"] > 3, row
         else:
