@@ -24,6 +24,8 @@ def test_ratios_are_taken_within_the_same_quantization():
     rows = {r["variant"]: r for r in report.variant_rows(manifests, bench)}
     assert set(rows) == {"s32", "d32", "s8", "d8"}, "round rows must not become variants"
     assert rows["d32"]["mac_saving"] == 8.0 and rows["d32"]["speedup"] == 2.5
+    lo, hi = rows["d32"]["speedup_ci95"]
+    assert lo == 9.0 / 4.4 and hi == 11.0 / 3.6, "opposite ends of the two CIs"
     assert rows["d8"]["mac_saving"] == 4.0 and rows["d8"]["speedup"] == 2.0
     assert rows["s8"]["speedup"] == 1.0
     assert abs(rows["d32"]["gmacs"] - 100e6 / 4e6) < 1e-9
