@@ -250,11 +250,16 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def bench_command(args: argparse.Namespace) -> int:
+def parse_threads(value: str) -> list[int]:
+    """``--threads 1,2,4`` -> [1, 2, 4]; UsageError naming the flag otherwise."""
     try:
-        threads = [int(t) for t in args.threads.split(",") if t.strip()]
+        return [int(t) for t in value.split(",") if t.strip()]
     except ValueError:
-        raise UsageError(f"--threads {args.threads!r}: expected comma separated integers like 1,2,4") from None
+        raise UsageError(f"--threads {value!r}: expected comma separated integers like 1,2,4") from None
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    threads = parse_threads(args.threads)
     try:
         input_shape = parse_shape(args.input_shape)
     except argparse.ArgumentTypeError as exc:

@@ -80,7 +80,7 @@ def compare_command(args: argparse.Namespace) -> int:
 
     out_dir = Path(args.out)
     targets = args.target or ["local"]
-    threads = [int(t) for t in args.threads.split(",")]
+    threads = bench.parse_threads(args.threads)
     if len(args.model) == 1 and args.model[0] in models.BUILDERS:
         builder = args.model[0]
         kinds = _split(args.kinds, "--kinds", KINDS)

@@ -38,10 +38,6 @@ def _progress(message: str) -> None:
     print(f"[quickstart {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def _knobs(classes: int) -> dict:
-    return {"alpha": BUILDER["alpha"], "resolution": BUILDER["resolution"], "classes": classes}
-
-
 def run_quickstart(out_dir: Path, *, epochs: int = EPOCHS, runs: int = 30, rounds: int = 3,
                    train_images: int = TRAIN_IMAGES, test_images: int = TEST_IMAGES) -> list[dict]:
     """Run the whole pipeline into ``out_dir``; return the comparison rows (see ``report``)."""
@@ -60,12 +56,13 @@ def run_quickstart(out_dir: Path, *, epochs: int = EPOCHS, runs: int = 30, round
     calibration = data.normalize(train_split[0][:CALIBRATION_IMAGES])
     verification = (data.normalize(test_split[0]), test_split[1])
 
-    analytic = {r["kind"]: r["analytic_vs_standard"]
-                for r in cost.kind_comparison(BUILDER["name"], **_knobs(len(labels)))}
+    builder = BUILDER["name"]
+    knobs = {"alpha": BUILDER["alpha"], "resolution": resolution, "classes": len(labels)}
+    analytic = {r["kind"]: r["analytic_vs_standard"] for r in cost.kind_comparison(builder, **knobs)}
     manifests, bundles = [], []
     for kind in KINDS:
-        config = models.builder_config(BUILDER["name"], kind=kind, **_knobs(len(labels)))
-        model = models.build_model(BUILDER["name"], kind=kind, **_knobs(len(labels)))
+        config = models.builder_config(builder, kind=kind, **knobs)
+        model = models.build_model(builder, kind=kind, **knobs)
         run_dir = out_dir / "runs" / kind
         _progress(f"training {kind} for {epochs} epochs -> {run_dir}")
         with staged_dir(run_dir, replace=True) as staging:  # a rerun replaces the old run whole
@@ -88,7 +85,7 @@ def run_quickstart(out_dir: Path, *, epochs: int = EPOCHS, runs: int = 30, round
     atomic_write_text(out_dir / "results.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     table_rows = report.variant_rows(manifests, rows)
     minutes = (time.monotonic() - started) / 60
-    notes = [f"builder {BUILDER['name']} alpha {BUILDER['alpha']} at {resolution}x{resolution}, "
+    notes = [f"builder {builder} alpha {BUILDER['alpha']} at {resolution}x{resolution}, "
              f"{len(labels)} classes of the embedded dataset; {epochs} epochs on {train_images} "
              f"images; accuracy on {test_images} held-out test images",
              f"local target, 1 thread, XNNPACK; {rounds} interleaved rounds of >= {runs} runs",
