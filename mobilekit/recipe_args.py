@@ -66,13 +66,15 @@ def parser(description: str, *, data: bool = True, model: bool = True, export: b
         g.add_argument("--quant", default="fp32,int8",
                        help=f"comma separated, of {', '.join(QUANT_MODES)} (default fp32,int8)")
         g.add_argument("--export-dir", default="export", help="bundles go here (default ./export)")
-        add_gate_flag(g)
+        add_verification_flags(g)
     return p
 
 
-def add_gate_flag(group) -> None:
+def add_verification_flags(group) -> None:
     group.add_argument("--min-agreement", type=float, default=0.98,
                        help="export gate: least top-1 agreement of TFLite with Keras (default 0.98)")
+    group.add_argument("--verify-samples", type=int, default=256,
+                       help="test images each bundle is verified on (default 256)")
 
 
 def quant_modes(args: argparse.Namespace) -> list[str]:
@@ -122,6 +124,8 @@ def check_common(args: argparse.Namespace) -> None:
         raise UsageError(f"--epochs: must be >= 1, got {args.epochs}")
     if args.batch_size < 1:
         raise UsageError(f"--batch-size: must be >= 1, got {args.batch_size}")
+    if getattr(args, "verify_samples", 1) < 1:
+        raise UsageError(f"--verify-samples: must be >= 1, got {args.verify_samples}")
 
 
 def run(main: Callable[[argparse.Namespace], int | None], p: argparse.ArgumentParser,
@@ -180,7 +184,7 @@ def model_defaults_for(args: argparse.Namespace, data, defaults: dict | None) ->
 
 
 def export_all(args: argparse.Namespace, model, data, config: dict, modes: list[str], *,
-               sparsity: float | None = None, samples: int = 256) -> list[dict]:
+               sparsity: float | None = None) -> list[dict]:
     """Export one bundle per quantization mode under --export-dir; a failed gate is reported
     and the others go on (PartialFailure at the end)."""
     from pathlib import Path
@@ -190,8 +194,9 @@ def export_all(args: argparse.Namespace, model, data, config: dict, modes: list[
     from mobilekit.deploy.export import export_bundle
 
     split = data.test if data.test is not None else data.val
-    images, labels = normalize(split[0][:samples]), split[1][:samples]
-    calibration = normalize(data.train[0][:samples])
+    images = normalize(split[0][:args.verify_samples])
+    labels = split[1][:args.verify_samples]
+    calibration = normalize(data.train[0][:256])
     manifests, failed = [], []
     for quant in modes:
         name = bundle_name(config, quant)

@@ -50,7 +50,7 @@ def parser():
                    help="peak learning rate of QAT fine-tuning (default 3e-4)")
     p.add_argument("--float-run", default=None, help="start from this trained float run directory")
     p.add_argument("--export-dir", default="export", help="bundles go here (default ./export)")
-    ra.add_gate_flag(p)
+    ra.add_verification_flags(p)
     return p
 
 

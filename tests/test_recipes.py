@@ -57,6 +57,7 @@ def _bad_inputs(tmp_path):
         "unknown tfds": (["--tfds", "no_such_dataset_xyz"], "no_such_dataset_xyz"),
         "bad quant": (["--quant", "int3"], "int3"),
         "zero epochs": (["--epochs", "0"], "--epochs"),
+        "zero verification samples": (["--verify-samples", "0"], "--verify-samples"),
     }
 
 
