@@ -1,7 +1,8 @@
 """mobilekit-built vs keras.applications-built MobileNets, fp32 and int8, same runtime, one run.
 
-Both sides get fresh weights, the same resolution and the same exporter; all bundles are then
-measured interleaved by ``mobilekit.bench.benchmark`` so drift affects both alike. Prints median
+Both sides get fresh weights with batch-norm statistics from the same images (as a trained
+model has; see mobilekit.models.calibrate_batch_norm), the same resolution and the same
+exporter; all bundles are then measured interleaved by ``mobilekit.bench.benchmark`` so drift affects both alike. Prints median
 latency per model and the mobilekit / keras.applications ratio (goal: fp32 <= 1.03, V3-Small int8
 <= 0.45).
 
@@ -19,7 +20,7 @@ from mobilekit.bench import benchmark
 from mobilekit.data import EMBEDDED_LABELS, NORMALIZATION, embedded_arrays, normalize
 from mobilekit.deploy.export import export_bundle
 from mobilekit.keras import keras
-from mobilekit.models import build_model, builder_config
+from mobilekit.models import build_model, builder_config, calibrate_batch_norm
 
 APPS = {
     "mobilenet_v1": lambda res: keras.applications.MobileNet(input_shape=(res, res, 3), weights=None),
@@ -45,7 +46,7 @@ def main() -> int:
     for name in args.builders.split(","):
         for source, make in (("mobilekit", lambda: build_model(name, resolution=res)),
                              ("keras_apps", lambda: APPS[name](res))):
-            model = make()
+            model = calibrate_batch_norm(make(), images)
             for quant in ("fp32", "int8"):
                 key = f"{source}-{name}-{quant}"
                 manifest = export_bundle(

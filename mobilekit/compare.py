@@ -38,16 +38,18 @@ def build_variants(builder: str, knobs: dict, kinds: list[str], quants: list[str
     manifests = []
     for kind in kinds:
         config = models.builder_config(builder, **dict(knobs, kind=kind))
-        model = models.build_model(builder, **dict(knobs, kind=kind))
         images, _ = data.embedded_arrays("train", resolution=config["resolution"],
                                          count=CALIBRATION_IMAGES)
+        images = data.normalize(images)
+        model = models.calibrate_batch_norm(  # fresh weights, trained-like int8 ranges
+            models.build_model(builder, **dict(knobs, kind=kind)), images)
         for quant in quants:
             name = bundle_name(config, quant)
             print(f"[compare] exporting {name}", file=sys.stderr, flush=True)
             manifest = export_bundle(
                 model, out_dir / name, quant=quant, name=name, labels=_labels(config),
                 builder=config, trained=False, normalization=data.NORMALIZATION,
-                calibration=data.normalize(images), replace=True)
+                calibration=images, replace=True)
             manifest["analytic_macs_ratio"] = analytic[kind]
             manifests.append(manifest)
     return manifests

@@ -116,6 +116,28 @@ def build_model(name: str, **knobs) -> keras.Model:
     return keras.Model(inputs, x, name=name)
 
 
+def calibrate_batch_norm(model: keras.Model, images, count: int = 64) -> keras.Model:
+    """Give every BatchNormalization the moving mean and variance of ``images``, as training does.
+
+    Fresh weights leave the moving statistics at mean 0 / variance 1, so activations drift
+    tenfold per block to ranges no trained network has, and an int8 export of such a model is
+    not the graph a trained one gives (MobileNetV3's ADD of ReLU6(x + 3) gets an input scale
+    XNNPACK refuses and falls out of the delegate). Latency measured on fresh weights means
+    something only after this. One forward pass of ``images[:count]`` in training mode with
+    momentum 0 (64 images give every channel thousands of values).
+    """
+    norms = [m for m in model.submodules if isinstance(m, layers.BatchNormalization)]
+    momenta = [norm.momentum for norm in norms]
+    try:
+        for norm in norms:
+            norm.momentum = 0.0
+        model(images[:count], training=True)
+    finally:
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
+    return model
+
+
 def _block(x, block: specs.Block, kind: str, norm: mk.Norm, depth_multiplier: int):
     if block.block == "ds":
         return mk.conv_unit(x, block.filters, kernel=block.kernel, stride=block.stride,

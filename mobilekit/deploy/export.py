@@ -123,10 +123,18 @@ def _check_images(what: str, images: np.ndarray, shape: tuple[int, int, int]) ->
 def export_command(args: argparse.Namespace) -> int:
     if args.samples < 1:
         raise UsageError(f"--samples {args.samples}: must be at least 1")
+    from mobilekit.models import calibrate_batch_norm
+    from mobilekit.qat import quantize_aware
+
     source = _load_source(args)
     model, quant = source["model"], args.quant
     resolution = input_shape(model)[0]
-    calibration, _ = embedded_arrays("train", resolution=resolution, count=quantize.MAX_CALIBRATION_SAMPLES)
+    calibration = normalize(embedded_arrays("train", resolution=resolution,
+                                            count=quantize.MAX_CALIBRATION_SAMPLES)[0])
+    if not source["trained"]:  # a builder's fresh weights: make its int8 graph a trained one's
+        calibrate_batch_norm(model, calibration)
+        if quant == "qat-int8":
+            model = quantize_aware(model)
     images, truth = embedded_arrays("val", resolution=resolution, count=args.samples)
     classes = int(np.prod(model.outputs[0].shape[1:]))
     name = source["name"] or bundle_name(source["builder"], quant)
@@ -134,7 +142,7 @@ def export_command(args: argparse.Namespace) -> int:
     manifest = export_bundle(
         model, out, quant=quant, io=args.io, name=name, labels=source["labels"],
         builder=source["builder"], trained=source["trained"], normalization=source["normalization"],
-        crop=source["crop"], calibration=normalize(calibration),
+        crop=source["crop"], calibration=calibration,
         verification=(normalize(images), truth if classes == len(EMBEDDED_LABELS) else None),
         replace=args.force, min_agreement=args.min_agreement, max_rel_diff=args.max_rel_diff)
     _print_summary(out, manifest)
@@ -146,13 +154,10 @@ def export_command(args: argparse.Namespace) -> int:
 def _load_source(args: argparse.Namespace) -> dict:
     """The model named on the command line and what the bundle must say about it."""
     from mobilekit.models import BUILDERS, build_model, builder_config, load_keras
-    from mobilekit.qat import quantize_aware
 
     kwargs = builder_kwargs(args)
     if args.model in BUILDERS:
         model = build_model(args.model, **kwargs)
-        if args.quant == "qat-int8":
-            model = quantize_aware(model)
         classes = int(np.prod(model.outputs[0].shape[1:]))
         return {"model": model, "builder": builder_config(args.model, **kwargs), "trained": False,
                 "labels": _default_labels(classes), "normalization": NORMALIZATION, "crop": "none",

@@ -17,6 +17,7 @@ from mobilekit.keras import tf
 QUANT_MODES = ("fp32", "fp16", "dynamic", "int8", "int16x8", "qat-int8")
 CALIBRATED_MODES = ("int8", "int16x8", "qat-int8")
 INTEGER_IO_MODES = ("int8", "qat-int8", "int16x8")
+FLOAT_ACTIVATION_MODES = ("fp32", "fp16", "dynamic")  # activations stay float32 at run time
 MAX_CALIBRATION_SAMPLES = 256
 
 _IO_TYPES = {"float": tf.float32, "int8": tf.int8, "uint8": tf.uint8, "int16": tf.int16}
