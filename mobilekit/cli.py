@@ -18,6 +18,7 @@ from mobilekit.errors import PartialFailure, UsageError
 
 BUILDER_NAMES = ("mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large")
 KINDS = ("separable", "standard", "spatial")
+PADDINGS = ("same", "symmetric")
 QUANT_MODES = ("fp32", "fp16", "dynamic", "int8", "int16x8", "qat-int8")
 
 
@@ -40,11 +41,14 @@ def add_builder_flags(parser: argparse.ArgumentParser) -> None:
                        help="depthwise channel multiplier (mobilenet_v1)")
     group.add_argument("--minimalistic", action="store_true", default=None,
                        help="MobileNetV3 without SE, hard-swish and 5x5 kernels")
+    group.add_argument("--padding", choices=PADDINGS, default=None,
+                       help="stride-2 convs: TF 'same' (default) or 'symmetric' (k // 2 on every "
+                            "side; what XNNPACK sparse inference needs)")
 
 
 def builder_kwargs(args: argparse.Namespace) -> dict:
     """The builder flags the user actually gave, as keyword arguments for ``models.build_model``."""
-    keys = ("alpha", "resolution", "kind", "classes", "depth_multiplier", "minimalistic")
+    keys = ("alpha", "resolution", "kind", "classes", "depth_multiplier", "minimalistic", "padding")
     return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
 
 

@@ -36,6 +36,7 @@ from mobilekit.errors import UsageError
 from mobilekit.keras import keras, layers
 
 KINDS = ("separable", "standard", "spatial")
+PADDINGS = ("same", "symmetric")
 ACTIVATIONS = ("relu", "relu6", "hard_swish", "linear")
 
 
@@ -44,6 +45,26 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
     min_value = divisor if min_value is None else min_value
     rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
     return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+def padded(x, kernel, stride, *, padding: str, dilation=1, name: str):
+    """``x`` and the Keras padding for a conv: TF's "same", or with ``padding="symmetric"`` and a
+    stride > 1, an explicit ZeroPadding2D of ``dilation * (kernel // 2)`` on every side then
+    "valid".
+
+    At stride 2 on even sizes "same" pads only bottom/right; symmetric padding is what PyTorch
+    does and the stem/downsampling form XNNPACK's sparse inference (and tfmot's
+    PruneForLatencyOnXNNPack) requires. At stride 1 the two are the same function.
+    """
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    sh, sw = (stride, stride) if isinstance(stride, int) else stride
+    dh, dw = (dilation, dilation) if isinstance(dilation, int) else dilation
+    if padding == "same" or (sh, sw) == (1, 1):
+        return x, "same"
+    if padding != "symmetric":
+        raise ValueError(f"padding: one of {', '.join(PADDINGS)}, got {padding!r}")
+    pad = ((dh * (kh // 2),) * 2, (dw * (kw // 2),) * 2)
+    return layers.ZeroPadding2D(pad, name=name + "_pad")(x), "valid"
 
 
 def check_kind(kind: str) -> str:
@@ -130,32 +151,36 @@ def bn_act(x, conv_name: str, names: Names, act: str, norm: Norm):
 
 def conv_bn(x, filters: int, kernel: int = 1, stride: int = 1, *, act: str = "relu6",
             name: str | Names = "conv", role: str = "conv", norm: Norm = Norm(),
-            dilation: int = 1):
+            dilation: int = 1, padding: str = "same"):
     """A plain conv (any kernel, no kind applied) -> BN -> act; used for 1x1 convs and stems."""
     names = as_names(name)
-    x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
+    x, mode = padded(x, kernel, stride, padding=padding, dilation=dilation, name=names(role))
+    x = layers.Conv2D(filters, kernel, strides=stride, padding=mode, use_bias=False,
                       dilation_rate=dilation, name=names(role))(x)
     return bn_act(x, names(role), names, act, norm)
 
 
 def full_conv(x, filters: int, kernel: int, stride: int, *, kind: str, act: str, names: Names,
-              role: str, norm: Norm, dilation: int = 1):
+              role: str, norm: Norm, dilation: int = 1, padding: str = "same"):
     """The full KxK conv M->N of kind ``standard`` or ``spatial`` (-> BN -> act after it)."""
     if kind == "standard":
         return conv_bn(x, filters, kernel, stride, act=act, name=names, role=role, norm=norm,
-                       dilation=dilation)
+                       dilation=dilation, padding=padding)
     if kind != "spatial":
         raise ValueError(f"full_conv takes kind standard or spatial, not {kind!r}")
-    x = layers.Conv2D(filters, (kernel, 1), strides=(stride, 1), padding="same", use_bias=False,
-                      dilation_rate=(dilation, 1), name=names(role) + "_kx1")(x)
-    x = layers.Conv2D(filters, (1, kernel), strides=(1, stride), padding="same", use_bias=False,
-                      dilation_rate=(1, dilation), name=names(role))(x)
+    for shape, strides, rate, suffix in (((kernel, 1), (stride, 1), (dilation, 1), "_kx1"),
+                                         ((1, kernel), (1, stride), (1, dilation), "")):
+        x, mode = padded(x, shape, strides, padding=padding, dilation=rate,
+                         name=names(role) + suffix)
+        x = layers.Conv2D(filters, shape, strides=strides, padding=mode, use_bias=False,
+                          dilation_rate=rate, name=names(role) + suffix)(x)
     return bn_act(x, names(role), names, act, norm)
 
 
 def depthwise_bn(x, kernel: int, stride: int, *, act: str, names: Names, role: str, norm: Norm,
-                 depth_multiplier: int = 1, dilation: int = 1):
-    x = layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False,
+                 depth_multiplier: int = 1, dilation: int = 1, padding: str = "same"):
+    x, mode = padded(x, kernel, stride, padding=padding, dilation=dilation, name=names(role))
+    x = layers.DepthwiseConv2D(kernel, strides=stride, padding=mode, use_bias=False,
                                depth_multiplier=depth_multiplier, dilation_rate=dilation,
                                name=names(role))(x)
     return bn_act(x, names(role), names, act, norm)
@@ -163,7 +188,8 @@ def depthwise_bn(x, kernel: int, stride: int, *, act: str, names: Names, role: s
 
 def conv_unit(x, filters: int, *, kernel: int = 3, stride: int = 1, kind: str = "separable",
               act: str = "relu6", name: str | Names = "conv", norm: Norm = Norm(),
-              depth_multiplier: int = 1, dilation: int = 1, roles: tuple[str, str] = ("dw", "pw")):
+              depth_multiplier: int = 1, dilation: int = 1, roles: tuple[str, str] = ("dw", "pw"),
+              padding: str = "same"):
     """A KxK conv M->N of ``kind`` with BN and ``act`` (separable: after both of its convs).
 
     ``roles`` name the depthwise and pointwise convs of the separable kind; the full conv of the
@@ -173,9 +199,9 @@ def conv_unit(x, filters: int, *, kernel: int = 3, stride: int = 1, kind: str = 
     check_kind(kind)
     if kind != "separable":
         return full_conv(x, filters, kernel, stride, kind=kind, act=act, names=names,
-                         role=roles[1], norm=norm, dilation=dilation)
+                         role=roles[1], norm=norm, dilation=dilation, padding=padding)
     x = depthwise_bn(x, kernel, stride, act=act, names=names, role=roles[0], norm=norm,
-                     depth_multiplier=depth_multiplier, dilation=dilation)
+                     depth_multiplier=depth_multiplier, dilation=dilation, padding=padding)
     return conv_bn(x, filters, 1, act=act, name=names, role=roles[1], norm=norm)
 
 
@@ -195,7 +221,7 @@ def squeeze_excite(x, *, ratio: float = 0.25, name: str | Names = "se", divisor:
 def inverted_residual(x, filters: int, *, kernel: int = 3, stride: int = 1,
                       expansion: float = 6.0, kind: str = "separable", act: str = "relu6",
                       se: float = 0.0, name: str | Names = "ir", norm: Norm = Norm(),
-                      expanded: int | None = None, dilation: int = 1):
+                      expanded: int | None = None, dilation: int = 1, padding: str = "same"):
     """Inverted residual / MBConv: 1x1 expand -> depthwise KxK -> [SE] -> linear 1x1 project.
 
     ``expanded`` overrides round(M * expansion) (MobileNetV3 rounds it to a multiple of 8);
@@ -210,10 +236,10 @@ def inverted_residual(x, filters: int, *, kernel: int = 3, stride: int = 1,
         if expand:
             x = conv_bn(x, mid, 1, act=act, name=names, role="expand", norm=norm)
         x = depthwise_bn(x, kernel, stride, act=act, names=names, role="depthwise", norm=norm,
-                         dilation=dilation)
+                         dilation=dilation, padding=padding)
     else:
         x = full_conv(x, mid if expand else filters, kernel, stride, kind=kind, act=act,
-                      names=names, role="fused", norm=norm, dilation=dilation)
+                      names=names, role="fused", norm=norm, dilation=dilation, padding=padding)
     if se:
         x = squeeze_excite(x, ratio=se, name=names)
     if kind == "separable" or expand:

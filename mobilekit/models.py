@@ -46,11 +46,14 @@ def _is_int(value) -> bool:
 def builder_config(name: str, *, kind: str = "separable", alpha: float = 1.0,
                    resolution: int | None = None, classes: int = 1000, include_top: bool = True,
                    dropout: float | None = None, depth_multiplier: int = 1,
-                   minimalistic: bool = False, classifier_activation: str = "softmax") -> dict:
+                   minimalistic: bool = False, classifier_activation: str = "softmax",
+                   padding: str = "same") -> dict:
     """Validate the knobs and return them all filled in (JSON-able; goes into run.json/manifest).
 
     ``classifier_activation`` "linear" makes the model output logits: int8 TFLite then stays
-    entirely inside XNNPACK, whose int8 kernels have no SOFTMAX.
+    entirely inside XNNPACK, whose int8 kernels have no SOFTMAX. ``padding`` "symmetric" pads
+    stride-2 convolutions by k // 2 on every side (mobilekit.layers.padded): the form XNNPACK's
+    sparse inference needs (recipes/prune_xnnpack.py).
     """
     spec = _spec(name)
     mk.check_kind(kind)
@@ -75,6 +78,8 @@ def builder_config(name: str, *, kind: str = "separable", alpha: float = 1.0,
                          f"depthwise channel multiplier ({name}, {kind})")
     if minimalistic and not spec.minimalistic:
         raise UsageError(f"--minimalistic: only MobileNetV3 builders have it, not {name}")
+    if padding not in mk.PADDINGS:
+        raise UsageError(f"--padding: one of {', '.join(mk.PADDINGS)}, got {padding!r}")
     if classifier_activation not in CLASSIFIER_ACTIVATIONS:
         raise UsageError(f"classifier_activation: one of {', '.join(CLASSIFIER_ACTIVATIONS)}, "
                          f"got {classifier_activation!r}")
@@ -83,7 +88,7 @@ def builder_config(name: str, *, kind: str = "separable", alpha: float = 1.0,
         raise UsageError(f"--alpha: {alpha} leaves a layer of {name} without channels")
     config = {"name": name, "kind": kind, "alpha": float(alpha), "resolution": resolution,
               "classes": classes, "include_top": bool(include_top), "dropout": float(dropout),
-              "classifier_activation": classifier_activation}
+              "classifier_activation": classifier_activation, "padding": padding}
     if spec.depth_multiplier:
         config["depth_multiplier"] = depth_multiplier
     if spec.minimalistic:
@@ -104,10 +109,10 @@ def build_model(name: str, **knobs) -> keras.Model:
     inputs = layers.Input((res, res, 3), name="input")
     # stem: a standard 3x3 stride-2 conv in every kind (the kind switch is for the body)
     x = mk.conv_bn(inputs, plan.stem, 3, 2, act=spec.act, name=spec.stem_names,
-                   role=spec.stem_names.template, norm=norm)
+                   role=spec.stem_names.template, norm=norm, padding=config["padding"])
     # body: the table's blocks; each stride-2 row starts a stage
     for block in plan.blocks:
-        x = _block(x, block, kind, norm, config.get("depth_multiplier", 1))
+        x = _block(x, block, kind, norm, config.get("depth_multiplier", 1), config["padding"])
     if plan.last_conv:  # V2/V3 widen the features with a 1x1 conv (kept without top)
         x = mk.conv_bn(x, plan.last_conv, 1, act=spec.act, name=spec.last_names,
                        role=spec.last_names.template, norm=norm)
@@ -138,14 +143,15 @@ def calibrate_batch_norm(model: keras.Model, images, count: int = 64) -> keras.M
     return model
 
 
-def _block(x, block: specs.Block, kind: str, norm: mk.Norm, depth_multiplier: int):
+def _block(x, block: specs.Block, kind: str, norm: mk.Norm, depth_multiplier: int, padding: str):
     if block.block == "ds":
         return mk.conv_unit(x, block.filters, kernel=block.kernel, stride=block.stride,
                             kind=kind, act=block.act, name=block.names, norm=norm,
-                            depth_multiplier=depth_multiplier)
+                            depth_multiplier=depth_multiplier, padding=padding)
     return mk.inverted_residual(x, block.filters, kernel=block.kernel, stride=block.stride,
                                 expansion=block.expansion, kind=kind, act=block.act, se=block.se,
-                                name=block.names, norm=norm, expanded=block.expanded)
+                                name=block.names, norm=norm, expanded=block.expanded,
+                                padding=padding)
 
 
 def _head(x, spec: specs.NetSpec, plan: specs.Plan, config: dict):

@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from mobilekit import cli
 from mobilekit.cli import build_parser, main
 
 COMMANDS = ["quickstart", "summary", "export", "bench", "compare", "inspect", "predict"]
@@ -57,3 +58,13 @@ def test_every_handler_names_a_module_function():
     for name, subparser in sub.choices.items():
         handler = subparser.get_default("handler")
         assert handler and ":" in handler, name
+
+
+def test_cli_choices_match_the_library():
+    """cli.py copies these lists so that --help never imports TensorFlow; they must not drift."""
+    from mobilekit import layers, models
+    from mobilekit.deploy import quantize
+
+    assert cli.BUILDER_NAMES == tuple(models.BUILDERS)
+    assert cli.KINDS == layers.KINDS and cli.PADDINGS == layers.PADDINGS
+    assert cli.QUANT_MODES == quantize.QUANT_MODES

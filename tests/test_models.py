@@ -7,7 +7,7 @@ import pytest
 
 from mobilekit import models
 from mobilekit.errors import UsageError
-from mobilekit.keras import keras
+from mobilekit.keras import keras, tf
 
 APPS = {
     "mobilenet_v1": (keras.applications.MobileNet, (0.25, 0.5, 0.75, 1.0), (False,)),
@@ -90,7 +90,7 @@ def test_builder_config_is_complete_and_json():
     assert json.loads(json.dumps(config)) == config
     assert config == {"name": "mobilenet_v1", "kind": "separable", "alpha": 0.5,
                       "resolution": 96, "classes": 1000, "include_top": True, "dropout": 1e-3,
-                      "classifier_activation": "softmax", "depth_multiplier": 1}
+                      "classifier_activation": "softmax", "padding": "same", "depth_multiplier": 1}
     assert models.builder_config("mobilenet_v3_large")["minimalistic"] is False
     assert "minimalistic" not in models.builder_config("mobilenet_v2")
     assert models.default_resolution("mobilenet_v2") == 224
@@ -117,6 +117,7 @@ def test_depth_multiplier_widens_v1_depthwise():
     ("mobilenet_v2", {"minimalistic": True}, "--minimalistic"),
     ("mobilenet_v2", {"dropout": 1.0}, "dropout"),
     ("mobilenet_v2", {"classifier_activation": "sigmoid"}, "classifier_activation"),
+    ("mobilenet_v2", {"padding": "valid"}, "--padding"),
 ])
 def test_bad_arguments_raise_usage_error_before_building(monkeypatch, name, knobs, flag):
     def no_graph(*args, **kwargs):
@@ -142,3 +143,25 @@ def test_load_keras_round_trip_and_refusals(tmp_path):
     (tmp_path / "junk.keras").write_text("not a zip")
     with pytest.raises(UsageError, match="junk.keras"):
         models.load_keras(tmp_path / "junk.keras")
+
+
+@pytest.mark.parametrize("kind", ["separable", "standard", "spatial"])
+def test_symmetric_padding_pads_stride_2_convs_on_every_side(kind):
+    """Same shapes and parameters as "same"; each stride-2 conv reads an explicit k // 2 border."""
+    same = models.build_model("mobilenet_v2", alpha=0.35, resolution=64, kind=kind)
+    sym = models.build_model("mobilenet_v2", alpha=0.35, resolution=64, kind=kind,
+                             padding="symmetric")
+    assert sym.count_params() == same.count_params()
+    assert sym.output_shape == same.output_shape
+    strided = [layer for layer in sym.layers
+               if isinstance(layer, keras.layers.Conv2D) and max(layer.strides) > 1]
+    assert strided and all(layer.padding == "valid" for layer in strided)
+    for layer in strided:
+        pad = layer._inbound_nodes[0].inbound_layers
+        assert isinstance(pad, keras.layers.ZeroPadding2D), layer.name
+        k = layer.kernel_size
+        assert pad.padding == ((k[0] // 2,) * 2, (k[1] // 2,) * 2), layer.name
+    stem = sym.get_layer("Conv1")  # equals a conv over a symmetrically padded input
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 64, 64, 3)).astype("float32")
+    expected = tf.nn.conv2d(x, stem.kernel, 2, [[0, 0], [1, 1], [1, 1], [0, 0]])
+    np.testing.assert_allclose(keras.Model(sym.inputs, stem.output)(x), expected, atol=1e-5)
