@@ -3,8 +3,11 @@ convolutions with tfmot's PruneForLatencyOnXNNPack policy, strip_pruning, sparse
 
     python recipes/prune_xnnpack.py --builder mobilenet_v2 --alpha 0.5 --sparsity 0.75
 
-XNNPACK's sparse kernels pay off on ARM; on x86 no speed-up is expected. The measured sparsity of
-the pruned kernels goes into run.json and the bundle manifest.
+The builder defaults to --padding symmetric, the stem and stride-2 form the policy (and XNNPACK's
+sparse subgraph) requires; a model it refuses (e.g. MobileNetV3's hard-swish) has its 1x1 convs
+pruned directly (run.json "pruning_policy": "1x1"). The bundle stores the zeros in TFLite's
+sparse format, which is what makes XNNPACK try its sparse kernels. They pay off on ARM; on x86 no
+speed-up is expected. The measured sparsity goes into run.json and the bundle manifest.
 """
 
 import sys
@@ -20,7 +23,8 @@ def main(args) -> int:
     data = ra.load_data(args, resolution)
     strategy = ra.make_strategy(args.strategy)
     float_model, config = ra.float_model(args, data, strategy,
-                                         model_defaults={"alpha": 0.5, "resolution": resolution})
+                                         model_defaults={"alpha": 0.5, "resolution": resolution,
+                                                         "padding": "symmetric"})
     with ra.scope(strategy):
         pruned, how = prune_for_xnnpack(float_model, sparsity=args.sparsity)
     run = train(pruned, data.train, data.val, test=data.test, run_dir=f"{args.out}/pruned",

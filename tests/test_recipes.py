@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mobilekit import recipe_args as ra
+from mobilekit.runtime.inspect import describe
 from test_data import write_image_folder
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
@@ -108,3 +109,9 @@ def test_recipe_end_to_end_on_embedded_data(tmp_path, name):
     if name == "prune_xnnpack":
         run = json.loads((tmp_path / "run" / "pruned" / "run.json").read_text())
         assert run["pruned"] is True and run["sparsity"] >= 0.66
+        assert run["pruning_policy"] == "policy"  # the default symmetric padding is accepted
+        bundle = tmp_path / "export" / exported.pop()
+        manifest = json.loads((bundle / "manifest.json").read_text())
+        assert manifest["sparsity"] == run["sparsity"]
+        ops = {row["op"] for row in describe(bundle / "model.tflite")["ops"]}
+        assert "DENSIFY" in ops  # weights stored sparse: XNNPACK's cue for its sparse kernels

@@ -260,7 +260,8 @@ def test_pruning_reaches_target_sparsity_on_1x1_convs():
 
     model = build_model("mobilenet_v2", alpha=0.35, resolution=32, classes=4)
     x = np.random.default_rng(0).uniform(-1, 1, (32, 32, 32, 3)).astype(np.float32)
-    pruned, _ = prune_for_xnnpack(model, sparsity=0.75)
+    pruned, how = prune_for_xnnpack(model, sparsity=0.75)
+    assert how == "1x1"  # "same" padding at stride 2: PruneForLatencyOnXNNPack refuses the stem
     np.testing.assert_allclose(pruned(x[:2]), model(x[:2]), atol=1e-6)  # weights carried over
     pruned.compile("adam", "sparse_categorical_crossentropy")
     pruned.fit(x, np.arange(32) % 4, batch_size=8, epochs=1, verbose=0,
@@ -269,3 +270,6 @@ def test_pruning_reaches_target_sparsity_on_1x1_convs():
     assert measured_sparsity(strip(pruned)) == pytest.approx(0.75, abs=0.01)
     with pytest.raises(UsageError, match="2/3"):
         prune_for_xnnpack(model, sparsity=0.5)
+    symmetric = build_model("mobilenet_v2", alpha=0.35, resolution=32, classes=4,
+                            padding="symmetric")
+    assert prune_for_xnnpack(symmetric, sparsity=0.75)[1] == "policy"

@@ -31,10 +31,13 @@ def logits_model(model: keras.Model) -> keras.Model:
     and split the graph; top-1 is unchanged, and an app that wants probabilities applies softmax
     to ten-odd numbers itself.
     """
-    last = model.layers[-1]
+    # the output's own node: a layer shared with another graph (strip_pruning reuses them) has
+    # other nodes, and ``layer.input`` is the first one's
+    last, node_index, _ = model.outputs[0]._keras_history
     inner = getattr(last, "layer", last)  # QAT wraps each layer in a QuantizeWrapper
     if isinstance(inner, keras.layers.Activation) and inner.get_config()["activation"] == "softmax":
-        return keras.Model(model.inputs, last.input, name=model.name)
+        return keras.Model(model.inputs, last._inbound_nodes[node_index].input_tensors,
+                           name=model.name)
     return model
 
 
@@ -74,7 +77,7 @@ def fused_hard_swish(model: keras.Model) -> keras.Model:
 
 
 def convert(model: keras.Model, quant: str, io: str = "float",
-            calibration: np.ndarray | None = None) -> bytes:
+            calibration: np.ndarray | None = None, sparse: bool = False) -> bytes:
     """The .tflite bytes of ``model`` in mode ``quant`` (see quantize.configure)."""
     shape = input_shape(model)
     if quant in quantize.FLOAT_ACTIVATION_MODES:
@@ -84,7 +87,7 @@ def convert(model: keras.Model, quant: str, io: str = "float",
                         input_signature=[tf.TensorSpec([1, *shape], tf.float32, name=name)])
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [serve.get_concrete_function()], model)
-    quantize.configure(converter, quant, io, calibration)
+    quantize.configure(converter, quant, io, calibration, sparse)
     try:
         return converter.convert()
     except Exception as exc:  # the converter raises many types; the user needs one line

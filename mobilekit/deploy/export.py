@@ -41,7 +41,8 @@ def export_bundle(model: keras.Model, out_dir: str | Path, *, quant: str, io: st
 
     ``calibration``: normalized float images [N,H,W,3] (int8/int16x8; defaults to the verification
     images). ``verification``: (normalized float images, int labels or None); without it, random
-    inputs in [-1, 1] check the numerics only. Raises UsageError for bad input before converting,
+    inputs in [-1, 1] check the numerics only. ``sparsity``: the measured sparsity of a pruned
+    model; recorded, and its zeros stored in TFLite's sparse format. Raises UsageError for bad input before converting,
     PartialFailure when a verification gate fails (then no bundle is written).
     """
     out_dir = Path(out_dir)
@@ -60,7 +61,7 @@ def export_bundle(model: keras.Model, out_dir: str | Path, *, quant: str, io: st
     if len(labels) != classes:
         raise UsageError(f"labels: {len(labels)} given, the model has {classes} outputs")
 
-    model_bytes = convert(model, quant, io, calibration)
+    model_bytes = convert(model, quant, io, calibration, sparse=sparsity is not None)
     with tempfile.TemporaryDirectory(prefix="mobilekit-export-") as work:
         path = Path(work) / MODEL_FILE
         path.write_bytes(model_bytes)

@@ -36,12 +36,18 @@ def check_io(quant: str, io: str) -> None:
 
 
 def configure(converter: tf.lite.TFLiteConverter, quant: str, io: str,
-              calibration: np.ndarray | None) -> None:
-    """Set the converter's optimizations, op set and io types for ``quant``."""
+              calibration: np.ndarray | None, sparse: bool = False) -> None:
+    """Set the converter's optimizations, op set and io types for ``quant``.
+
+    ``sparse`` stores pruned weights in TFLite's sparse format (a DENSIFY op unpacks them at load
+    time): XNNPACK tries its sparse kernels only for a graph with such weights.
+    """
     check_io(quant, io)
+    if sparse:
+        converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
     if quant == "fp32":
         return
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.optimizations = [tf.lite.Optimize.DEFAULT, *converter.optimizations]
     if quant == "fp16":
         converter.target_spec.supported_types = [tf.float16]
     elif quant in ("int8", "qat-int8"):
