@@ -220,3 +220,36 @@ def test_emulated_device_reached_over_ssh(sshd, monkeypatch, tflite_models):
     [local] = LocalTarget().run([tflite_models["int8"]], FAST)
     assert row["error"] is None and row["machine"] == "aarch64"
     assert row["output_sha256"] == local["output_sha256"]
+
+
+@pytest.mark.slow
+@needs_arm_root
+def test_arm64_runs_a_sparse_pruned_bundle_like_x86(arm_target, tmp_path):
+    """A pruned model exported with sparse weights (the form XNNPACK's sparse kernels need; they
+    are built for ARM) computes on emulated ARM64 what the dense export computes on x86."""
+    from mobilekit.data import NORMALIZATION
+    from mobilekit.deploy.export import export_bundle
+    from mobilekit.models import build_model
+    from mobilekit.prune import measured_sparsity
+
+    model = build_model("mobilenet_v2", alpha=0.35, resolution=64, classes=4, padding="symmetric")
+    for layer in model.layers:  # magnitude-prune every 1x1 conv to 75 % by hand
+        if type(layer).__name__ == "Conv2D" and layer.kernel_size == (1, 1):
+            kernel = layer.kernel.numpy()
+            kernel[np.abs(kernel) < np.quantile(np.abs(kernel), 0.75)] = 0
+            layer.kernel.assign(kernel)
+    sparsity = measured_sparsity(model)
+    assert sparsity == pytest.approx(0.75, abs=0.01)
+    paths = {}
+    for name, recorded in (("dense", None), ("sparse", sparsity)):
+        export_bundle(model, tmp_path / name, quant="fp32", name=name, labels=list("abcd"),
+                      trained=False, normalization=NORMALIZATION, sparsity=recorded)
+        paths[name] = tmp_path / name / "model.tflite"
+    assert paths["sparse"].stat().st_size < 0.6 * paths["dense"].stat().st_size
+    script = tmp_path / "dump_outputs.py"
+    script.write_text(DUMP_OUTPUTS)
+    x86 = _outputs([sys.executable], script, paths["dense"])
+    for name in ("sparse", "dense"):
+        arm = _outputs(arm_target.python_command(), script, paths[name], env=arm_target.environment())
+        for a, b in zip(arm, x86, strict=True):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-4 * np.abs(b).max())
