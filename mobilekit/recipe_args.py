@@ -157,11 +157,23 @@ def build_and_train(args: argparse.Namespace, data, *, run_dir=None, strategy=No
     if getattr(args, "weights", None) and not args.resume:
         print(f"loaded {load_pretrained(model, args.weights)} layers from {args.weights}",
               file=sys.stderr)
-    run = train(model, data.train, data.val, test=data.test, run_dir=run_dir or args.out,
+    run_dir = run_dir or args.out
+    run = train(model, data.train, data.val, test=data.test, run_dir=run_dir,
                 labels=data.labels, epochs=args.epochs, batch_size=args.batch_size,
                 seed=args.seed, builder=config, dataset_info=data.info, resume=args.resume,
                 strategy=strategy, learning_rate=args.learning_rate, **train_kwargs)
-    return model, config, run
+    return plain_model(model, run_dir, strategy), config, run
+
+
+def plain_model(model, run_dir, strategy):
+    """``model``, or under a tf.distribute strategy the saved copy from ``run_dir``: a model
+    built in a strategy's scope traces collective ops that TFLite cannot convert."""
+    from mobilekit.models import load_keras
+    from mobilekit.train import writes_run
+
+    if strategy is None or not writes_run(strategy):
+        return model
+    return load_keras(run_dir)
 
 
 def float_model(args: argparse.Namespace, data, strategy, *, model_defaults: dict):
@@ -184,14 +196,19 @@ def model_defaults_for(args: argparse.Namespace, data, defaults: dict | None) ->
 
 
 def export_all(args: argparse.Namespace, model, data, config: dict, modes: list[str], *,
-               sparsity: float | None = None) -> list[dict]:
+               sparsity: float | None = None, strategy=None) -> list[dict]:
     """Export one bundle per quantization mode under --export-dir; a failed gate is reported
-    and the others go on (PartialFailure at the end)."""
+    and the others go on (PartialFailure at the end). A non-chief worker of a multi-worker run
+    exports nothing: the chief does."""
     from pathlib import Path
 
     from mobilekit.data import NORMALIZATION, normalize
     from mobilekit.deploy.bundle import bundle_name
     from mobilekit.deploy.export import export_bundle
+    from mobilekit.train import writes_run
+
+    if not writes_run(strategy):
+        return []
 
     split = data.test if data.test is not None else data.val
     images = normalize(split[0][:args.verify_samples])

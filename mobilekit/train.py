@@ -116,10 +116,15 @@ def _count(data) -> int | None:
 
 
 class _Checkpoints:
-    """RUN/checkpoints/epoch-NNNN/ (weights + optimizer, written atomically) and state.json."""
+    """RUN/checkpoints/epoch-NNNN/ (weights + optimizer, written atomically) and state.json.
 
-    def __init__(self, run_dir: Path, model, optimizer):
-        self.dir = run_dir / CHECKPOINTS
+    Read from ``run_dir``, written to ``write_dir``: the same directory except on a non-chief
+    worker of a multi-worker run (see ``writes_run``), which resumes from the chief's
+    checkpoints (a file system shared by the workers) and writes its own to a scratch directory.
+    """
+
+    def __init__(self, run_dir: Path, write_dir: Path, model, optimizer):
+        self.dir, self.write_dir = run_dir / CHECKPOINTS, write_dir / CHECKPOINTS
         self.ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer)
 
     def state(self) -> dict | None:
@@ -127,16 +132,28 @@ class _Checkpoints:
         return json.loads(path.read_text()) if path.exists() else None
 
     def save(self, epoch: int, history: dict) -> None:
-        final = self.dir / f"epoch-{epoch:04d}"
+        final = self.write_dir / f"epoch-{epoch:04d}"
         with staged_dir(final, replace=True) as tmp:
-            self.ckpt.write(str(tmp / "ckpt"))
-        atomic_write_text(self.dir / STATE, json.dumps({"epoch": epoch, "history": history}))
-        for old in self.dir.glob("epoch-*"):
+            self.ckpt.write(str(tmp / "ckpt"))  # every worker writes: the save is collective
+        atomic_write_text(self.write_dir / STATE, json.dumps({"epoch": epoch, "history": history}))
+        for old in self.write_dir.glob("epoch-*"):
             if old.name < f"epoch-{epoch - 1:04d}":  # keep the last two
                 shutil.rmtree(old, ignore_errors=True)
 
     def restore(self, epoch: int) -> None:
         self.ckpt.read(str(self.dir / f"epoch-{epoch:04d}" / "ckpt")).assert_existing_objects_matched()
+
+
+def writes_run(strategy) -> bool:
+    """Whether this process owns the run directory: yes, except a non-chief worker of a
+    multi-worker run (TF_CONFIG), which trains in lockstep but must not write the same files."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return not has_chief and resolver.task_type == "worker" and resolver.task_id == 0
 
 
 def train(model, train, val, *, run_dir, labels: list[str], epochs: int, batch_size: int = 64,
@@ -178,7 +195,8 @@ def train(model, train, val, *, run_dir, labels: list[str], epochs: int, batch_s
                           label_smoothing=schedule["label_smoothing"]),
                       metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
         optimizer.build(model.trainable_variables)
-    checkpoints = _Checkpoints(run_dir, model, optimizer)
+    write_dir = run_dir if writes_run(strategy) else Path(tempfile.mkdtemp(prefix="mobilekit-worker-"))
+    checkpoints = _Checkpoints(run_dir, write_dir, model, optimizer)
     history: dict[str, list] = {}
     start = 0
     state = checkpoints.state() if resume else None
@@ -188,7 +206,7 @@ def train(model, train, val, *, run_dir, labels: list[str], epochs: int, batch_s
         print(f"resumed {run_dir} after epoch {start}/{epochs}", file=sys.stderr)
     elif resume:
         print(f"{run_dir}: no checkpoint yet, starting from epoch 0", file=sys.stderr)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    write_dir.mkdir(parents=True, exist_ok=True)
 
     started = time.perf_counter()
     try:
@@ -211,7 +229,7 @@ def train(model, train, val, *, run_dir, labels: list[str], epochs: int, batch_s
                 history.setdefault("train_images_per_s", []).append(n_train / seconds)
             checkpoints.save(epoch + 1, history)
     except KeyboardInterrupt:
-        _write_history(run_dir, history)
+        _write_history(write_dir, history)
         done = len(history.get("loss", []))
         print(f"interrupted: epochs 1-{done} are checkpointed in {run_dir / CHECKPOINTS}; "
               f"rerun with --resume to continue", file=sys.stderr)
@@ -240,7 +258,9 @@ def train(model, train, val, *, run_dir, labels: list[str], epochs: int, batch_s
                        "elapsed_seconds": round(time.perf_counter() - started, 3)},
     }
     run.update(run_info or {})
-    save_run(final, run_dir, labels=labels, run=run, history=history)
+    save_run(final, write_dir, labels=labels, run=run, history=history)
+    if write_dir != run_dir:
+        shutil.rmtree(write_dir, ignore_errors=True)
     return run
 
 

@@ -15,13 +15,13 @@ from mobilekit import recipe_args as ra
 def main(args) -> int:
     modes = ra.quant_modes(args)
     resolution = args.resolution or 96
+    strategy = ra.make_strategy(args.strategy)  # first: multi-worker sets up collectives
     data = ra.load_data(args, resolution)
-    strategy = ra.make_strategy(args.strategy)
     model, config, run = ra.build_and_train(
         args, data, strategy=strategy,
         model_defaults={"alpha": 0.5, "resolution": resolution, "kind": "separable"})
     print(f"run {args.out}: val accuracy {run['metrics']['val_accuracy']:.3f}", file=sys.stderr)
-    ra.export_all(args, model, data, config, modes)
+    ra.export_all(args, model, data, config, modes, strategy=strategy)
     return 0
 
 

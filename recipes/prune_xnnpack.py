@@ -15,13 +15,13 @@ import sys
 from mobilekit import recipe_args as ra
 from mobilekit.models import load_keras
 from mobilekit.prune import measured_sparsity, prune_for_xnnpack, pruning_callbacks, strip
-from mobilekit.train import train
+from mobilekit.train import train, writes_run
 
 
 def main(args) -> int:
     resolution = args.resolution or 64
+    strategy = ra.make_strategy(args.strategy)  # first: multi-worker sets up collectives
     data = ra.load_data(args, resolution)
-    strategy = ra.make_strategy(args.strategy)
     float_model, config = ra.float_model(args, data, strategy,
                                          model_defaults={"alpha": 0.5, "resolution": resolution,
                                                          "padding": "symmetric"})
@@ -32,6 +32,8 @@ def main(args) -> int:
                 seed=args.seed, builder=config, dataset_info=data.info, resume=args.resume,
                 strategy=strategy, learning_rate=args.prune_learning_rate, warmup_epochs=0,
                 callbacks=pruning_callbacks(), finalize=strip, run_info={"pruned": True})
+    if not writes_run(strategy):
+        return 0  # a non-chief worker: the chief wrote the run and exports it
     stripped = load_keras(f"{args.out}/pruned")
     sparsity = measured_sparsity(stripped)
     ra.update_run(f"{args.out}/pruned", sparsity=round(sparsity, 4), pruning_policy=how)

@@ -17,8 +17,8 @@ from mobilekit.train import train
 
 def main(args) -> int:
     resolution = args.resolution or 64
+    strategy = ra.make_strategy(args.strategy)  # first: multi-worker sets up collectives
     data = ra.load_data(args, resolution)
-    strategy = ra.make_strategy(args.strategy)
     float_model, config = ra.float_model(args, data, strategy,
                                          model_defaults={"alpha": 0.5, "resolution": resolution})
     with ra.scope(strategy):
@@ -28,12 +28,13 @@ def main(args) -> int:
                 seed=args.seed, builder=config, dataset_info=data.info, resume=args.resume,
                 strategy=strategy, learning_rate=args.qat_learning_rate, warmup_epochs=0,
                 run_info={"qat": True})
+    qat_model = ra.plain_model(qat_model, f"{args.out}/qat", strategy)
     print(f"QAT run {args.out}/qat: val accuracy {run['metrics']['val_accuracy']:.3f}",
           file=sys.stderr)
     manifests, failed = [], []
     for model, modes in ((float_model, ["fp32", "int8"]), (qat_model, ["qat-int8"])):
         try:  # a PTQ bundle failing its gate is a result to show, not a reason to skip QAT
-            manifests += ra.export_all(args, model, data, config, modes)
+            manifests += ra.export_all(args, model, data, config, modes, strategy=strategy)
         except PartialFailure as exc:
             failed.append(str(exc))
     print("\n" + "  ".join(f"{m['quantization']}: {100 * m['verification']['tflite_accuracy']:.1f}%"

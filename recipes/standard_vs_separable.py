@@ -15,8 +15,8 @@ from mobilekit.cost import keras_summary
 def main(args) -> int:
     modes = ra.quant_modes(args)
     resolution = args.resolution or 64
+    strategy = ra.make_strategy(args.strategy)  # first: multi-worker sets up collectives
     data = ra.load_data(args, resolution)
-    strategy = ra.make_strategy(args.strategy)
     rows = []
     for kind in [k.strip() for k in args.kinds.split(",")]:
         args.kind = kind
@@ -24,7 +24,7 @@ def main(args) -> int:
             args, data, run_dir=f"{args.out}/{kind}", strategy=strategy,
             model_defaults={"alpha": 0.5, "resolution": resolution})
         summary = keras_summary(model)
-        manifests = ra.export_all(args, model, data, config, modes)
+        manifests = ra.export_all(args, model, data, config, modes, strategy=strategy)
         rows.append((kind, summary, run, manifests))
 
     print(f"\n{'kind':<10} {'params':>9} {'MMACs':>8} {'train s':>8} {'val':>6} {'test':>6}  "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +117,38 @@ def test_recipe_end_to_end_on_embedded_data(tmp_path, name):
         assert manifest["sparsity"] == run["sparsity"]
         ops = {row["op"] for row in describe(bundle / "model.tflite")["ops"]}
         assert "DENSIFY" in ops  # weights stored sparse: XNNPACK's cue for its sparse kernels
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_multi_worker_training_on_two_local_workers(tmp_path):
+    """--strategy multi-worker with TF_CONFIG: two processes train in lockstep; only the chief
+    (worker 0) writes the run directory and the bundles, which both were pointed at."""
+    cluster = [f"localhost:{port}" for port in _free_ports(2)]
+    argv = [sys.executable, str(RECIPES / "image_folder.py"), *TINY, "--train-count", "256",
+            "--strategy", "multi-worker", "--quant", "fp32", "--out", str(tmp_path / "run"),
+            "--export-dir", str(tmp_path / "export")]
+    workers = []
+    for index in range(2):
+        env = dict(os.environ, TF_CONFIG=json.dumps(
+            {"cluster": {"worker": cluster}, "task": {"type": "worker", "index": index}}))
+        workers.append(subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True))
+    for worker in workers:
+        _, err = worker.communicate(timeout=600)
+        assert worker.returncode == 0, err[-2000:]
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["training"]["replicas"] == 2
+    assert run["training"]["strategy"] in ("MultiWorkerMirroredStrategy",
+                                           "CollectiveAllReduceStrategy")
+    assert [p.name for p in (tmp_path / "export").iterdir()] == \
+        ["mobilenet_v2-separable-fp32-a0.35-r32"]
