@@ -70,9 +70,10 @@ def parser(description: str, *, data: bool = True, model: bool = True, export: b
     return p
 
 
-def add_verification_flags(group) -> None:
-    group.add_argument("--min-agreement", type=float, default=0.98,
-                       help="export gate: least top-1 agreement of TFLite with Keras (default 0.98)")
+def add_verification_flags(group, min_agreement: float = 0.98) -> None:
+    group.add_argument("--min-agreement", type=float, default=min_agreement,
+                       help="export gate: least top-1 agreement of TFLite with Keras "
+                            f"(default {min_agreement})")
     group.add_argument("--verify-samples", type=int, default=256,
                        help="test images each bundle is verified on (default 256)")
 

@@ -51,7 +51,10 @@ def parser():
                    help="peak learning rate of QAT fine-tuning (default 3e-4)")
     p.add_argument("--float-run", default=None, help="start from this trained float run directory")
     p.add_argument("--export-dir", default="export", help="bundles go here (default ./export)")
-    ra.add_verification_flags(p)
+    # QAT's fake quantization is not bit-exact with TFLite's integer kernels: on the embedded
+    # data's near ties ~2.5 % of qat-int8 top-1 answers differ from the QAT Keras model's while
+    # accuracy is the same (docs/benchmarks.md), so this recipe's gate is 97 %, not 98 %
+    ra.add_verification_flags(p, min_agreement=0.97)
     return p
 
 
