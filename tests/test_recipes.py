@@ -90,6 +90,24 @@ def test_image_folder_recipe_end_to_end_on_real_files(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("name", ["standard_vs_separable", "qat", "prune_xnnpack"])
+def test_other_recipes_train_on_a_real_image_folder(tmp_path, name):
+    """The data path (decode, the corrupt file skipped and counted, sorted labels) in every recipe;
+    the export gate is off: a dozen images per class teach too little to judge int8 by."""
+    root = write_image_folder(tmp_path / "photos", per_class=12)
+    extra = {"standard_vs_separable": ["--kinds", "separable", "--quant", "fp32"],
+             "qat": ["--qat-epochs", "1"], "prune_xnnpack": ["--prune-epochs", "1"]}[name]
+    code = run_recipe(name, TINY + ["--data", str(root), "--out", str(tmp_path / "run"),
+                                    "--export-dir", str(tmp_path / "export"),
+                                    "--min-agreement", "0"] + extra)
+    assert code == 0
+    runs = [json.loads(path.read_text()) for path in (tmp_path / "run").rglob("run.json")]
+    assert runs and all(run["dataset"]["skipped_corrupt"] == 1 for run in runs)
+    assert all(run["builder"]["classes"] == 3 for run in runs)
+    assert list((tmp_path / "export").iterdir())
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_recipe_end_to_end_on_embedded_data(tmp_path, name):
     # QAT needs a model that has learnt something: near-uniform outputs of an untrained model make
