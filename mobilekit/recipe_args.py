@@ -217,7 +217,7 @@ def export_all(args: argparse.Namespace, model, data, config: dict, modes: list[
     calibration = normalize(data.train[0][:256])
     manifests, failed = [], []
     for quant in modes:
-        name = bundle_name(config, quant)
+        name = bundle_name(config, quant) + ("-sparse" if sparsity is not None else "")
         try:
             manifests.append(export_bundle(
                 model, Path(args.export_dir) / name, quant=quant, name=name, labels=data.labels,

@@ -7,7 +7,8 @@ The builder defaults to --padding symmetric, the stem and stride-2 form the poli
 sparse subgraph) requires; a model it refuses (e.g. MobileNetV3's hard-swish) has its 1x1 convs
 pruned directly (run.json "pruning_policy": "1x1"). The bundle stores the zeros in TFLite's
 sparse format, which is what makes XNNPACK try its sparse kernels. They pay off on ARM; on x86 no
-speed-up is expected. The measured sparsity goes into run.json and the bundle manifest.
+speed-up is expected. The measured sparsity goes into run.json and the bundle manifest; the
+bundle name ends in -sparse.
 """
 
 import sys

@@ -131,6 +131,7 @@ def test_recipe_end_to_end_on_embedded_data(tmp_path, name):
         assert run["pruned"] is True and run["sparsity"] >= 0.66
         assert run["pruning_policy"] == "policy"  # the default symmetric padding is accepted
         bundle = tmp_path / "export" / exported.pop()
+        assert bundle.name.endswith("-sparse")  # not the float bundle's name
         manifest = json.loads((bundle / "manifest.json").read_text())
         assert manifest["sparsity"] == run["sparsity"]
         ops = {row["op"] for row in describe(bundle / "model.tflite")["ops"]}
