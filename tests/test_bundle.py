@@ -26,6 +26,8 @@ def test_bundle_name_follows_the_contract():
     assert bundle_name(config, "fp32") == "mobilenet_v3_small-standard-fp32-a0.5-r96"
     assert bundle_name(builder_config("mobilenet_v1", alpha=0.25), "qat-int8") == "mobilenet_v1-separable-qat-int8-a0.25"
     assert bundle_name(None, "fp16", model_name="my_run") == "my_run-fp16"
+    assert bundle_name(config, "int8", io="int8") == "mobilenet_v3_small-standard-int8-a0.5-r96-int8io"
+    assert bundle_name(None, "int8", model_name="my_run", io="uint8") == "my_run-int8-uint8io"
 
 
 def test_written_manifest_validates_and_reads_back(bundle):

@@ -32,15 +32,19 @@ def validate_manifest(manifest: dict) -> None:
     jsonschema.validate(manifest, schema())
 
 
-def bundle_name(builder_config: dict | None, quant: str, *, model_name: str | None = None) -> str:
-    """``<builder>-<kind>-<quant>`` plus ``-a<alpha>``/``-r<resolution>`` when not the defaults.
+def bundle_name(builder_config: dict | None, quant: str, *, model_name: str | None = None,
+                io: str = "float") -> str:
+    """``<builder>-<kind>-<quant>`` plus ``-a<alpha>``/``-r<resolution>`` when not the defaults,
+    and ``-<io>io`` for integer input/output (so an int8 bundle with int8 io does not take the
+    float-io one's name).
 
     A foreign or run-directory model (no builder config) uses ``model_name`` instead.
     """
+    io_suffix = "" if io == "float" else f"-{io}io"
     if builder_config is None:
         if not model_name:
             raise ValueError("bundle_name needs a builder config or a model name")
-        return f"{model_name}-{quant}"
+        return f"{model_name}-{quant}{io_suffix}"
     from mobilekit.models import default_resolution  # TensorFlow-side; only the exporter names bundles
 
     name = builder_config["name"]
@@ -50,7 +54,7 @@ def bundle_name(builder_config: dict | None, quant: str, *, model_name: str | No
     resolution = builder_config.get("resolution")
     if resolution is not None and resolution != default_resolution(name):
         parts.append(f"r{resolution}")
-    return "-".join(parts)
+    return "-".join(parts) + io_suffix
 
 
 def io_spec(detail: dict) -> dict:

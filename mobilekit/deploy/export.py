@@ -138,7 +138,10 @@ def export_command(args: argparse.Namespace) -> int:
             model = quantize_aware(model)
     images, truth = embedded_arrays("val", resolution=resolution, count=args.samples)
     classes = int(np.prod(model.outputs[0].shape[1:]))
-    name = source["name"] or bundle_name(source["builder"], quant)
+    if source["run_name"]:  # a run directory or model file is named after itself
+        name = bundle_name(None, quant, model_name=source["run_name"], io=args.io)
+    else:
+        name = bundle_name(source["builder"], quant, io=args.io)
     out = Path(args.out) if args.out else Path("export") / name
     manifest = export_bundle(
         model, out, quant=quant, io=args.io, name=name, labels=source["labels"],
@@ -162,7 +165,7 @@ def _load_source(args: argparse.Namespace) -> dict:
         classes = int(np.prod(model.outputs[0].shape[1:]))
         return {"model": model, "builder": builder_config(args.model, **kwargs), "trained": False,
                 "labels": _default_labels(classes), "normalization": NORMALIZATION, "crop": "none",
-                "name": None}
+                "run_name": None}
     path = Path(args.model)
     if not path.exists():
         raise UsageError(f"{args.model}: not a builder name ({', '.join(BUILDERS)}), run directory or model file")
@@ -183,7 +186,7 @@ def _load_source(args: argparse.Namespace) -> dict:
     stem = run_dir.resolve().name if run else path.stem
     return {"model": model, "builder": run.get("builder"), "trained": True, "labels": labels,
             "normalization": model_input.get("normalization", NORMALIZATION),
-            "crop": model_input.get("crop", "none"), "name": bundle_name(None, args.quant, model_name=stem)}
+            "crop": model_input.get("crop", "none"), "run_name": stem}
 
 
 def _default_labels(classes: int) -> list[str]:
