@@ -9,7 +9,7 @@ from mobilekit.deploy.export import export_bundle
 from mobilekit.deploy.quantize import check_io
 from mobilekit.errors import UsageError
 from mobilekit.keras import keras
-from mobilekit.models import build_model, builder_config
+from mobilekit.models import build_model, builder_config, calibrate_batch_norm
 
 RES = 32
 CONFIG = {"alpha": 0.35, "resolution": RES, "classes": len(EMBEDDED_LABELS)}
@@ -116,15 +116,18 @@ def test_impossible_mode_and_io_pairs_are_usage_errors(quant, io):
 @pytest.mark.parametrize("builder", ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large"])
 @pytest.mark.parametrize("quant", ["fp32", "fp16", "dynamic", "int8", "int16x8", "qat-int8"])
 def test_full_matrix_every_builder_every_mode(builder, quant, data, tmp_path):
-    """Fresh weights (numerics only) for every builder and mode; the bundle validates."""
+    """Fresh weights (numerics only; batch-norm statistics from data, as `mobilekit export
+    BUILDER` does) for every builder and mode; the bundle validates."""
     from mobilekit.qat import quantize_aware
 
-    model = build_model(builder, **CONFIG)
-    model = quantize_aware(model) if quant == "qat-int8" else model
     calibration, (images, _) = data
+    model = calibrate_batch_norm(build_model(builder, **CONFIG), calibration)
+    model = quantize_aware(model) if quant == "qat-int8" else model
     manifest = export_bundle(model, tmp_path / "b", quant=quant, name=f"{builder}-{quant}",
                              labels=EMBEDDED_LABELS, builder=builder_config(builder, **CONFIG),
                              trained=False, normalization=NORMALIZATION, calibration=calibration,
                              verification=(images, None))
     assert read_bundle(tmp_path / "b") == manifest
     assert manifest["verification"]["skipped"]
+    if quant in ("fp32", "int8"):
+        assert manifest["delegation"]["xnnpack_fully_delegated"], manifest["delegation"]
