@@ -68,7 +68,7 @@ def test_train_writes_contract_run_directory(tmp_path, data):
 
 
 def test_training_learns_something(tmp_path, data):
-    run = _train(tmp_path / "run", data, epochs=6, learning_rate=1e-2)
+    _train(tmp_path / "run", data, epochs=6, learning_rate=1e-2)
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert history["loss"][-1] < history["loss"][0]
 
