@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from mobilekit.bench import benchmark
-from mobilekit.data import EMBEDDED_LABELS, NORMALIZATION, embedded_arrays, normalize
+from mobilekit.data import NORMALIZATION, embedded_arrays, normalize
 from mobilekit.deploy.export import export_bundle
 from mobilekit.keras import keras
 from mobilekit.models import build_model, builder_config, calibrate_batch_norm

@@ -49,6 +49,18 @@ def prune_for_xnnpack(model: keras.Model, *, sparsity: float = 0.75) -> tuple[ke
     return pruned, "1x1"
 
 
+def zero_smallest_pointwise(model: keras.Model, sparsity: float) -> keras.Model:
+    """Zero the smallest ``sparsity`` share of each 1x1 conv kernel in place (one shot, no
+    fine-tuning): a model with the sparse form and the sparsity of a pruned one, for measuring
+    and testing the sparse path without training (accuracy is not kept)."""
+    for layer in model.submodules:
+        if _is_pointwise(layer):
+            kernel = layer.kernel.numpy()
+            kernel[np.abs(kernel) < np.quantile(np.abs(kernel), sparsity)] = 0
+            layer.kernel.assign(kernel)
+    return model
+
+
 def _is_pointwise(layer) -> bool:
     return isinstance(layer, layers.Conv2D) and not isinstance(layer, layers.DepthwiseConv2D) \
         and tuple(layer.kernel_size) == (1, 1)

@@ -230,14 +230,10 @@ def test_arm64_runs_a_sparse_pruned_bundle_like_x86(arm_target, tmp_path):
     from mobilekit.data import NORMALIZATION
     from mobilekit.deploy.export import export_bundle
     from mobilekit.models import build_model
-    from mobilekit.prune import measured_sparsity
+    from mobilekit.prune import measured_sparsity, zero_smallest_pointwise
 
-    model = build_model("mobilenet_v2", alpha=0.35, resolution=64, classes=4, padding="symmetric")
-    for layer in model.layers:  # magnitude-prune every 1x1 conv to 75 % by hand
-        if type(layer).__name__ == "Conv2D" and layer.kernel_size == (1, 1):
-            kernel = layer.kernel.numpy()
-            kernel[np.abs(kernel) < np.quantile(np.abs(kernel), 0.75)] = 0
-            layer.kernel.assign(kernel)
+    model = zero_smallest_pointwise(build_model("mobilenet_v2", alpha=0.35, resolution=64,
+                                                classes=4, padding="symmetric"), 0.75)
     sparsity = measured_sparsity(model)
     assert sparsity == pytest.approx(0.75, abs=0.01)
     paths = {}
