@@ -202,7 +202,6 @@ def _is_qat_archive(path: Path) -> bool:
         return b'"QuantizeLayer"' in archive.read("config.json")
 
 
-
 def _load_qat_archive(path: Path) -> keras.Model:
     """A QAT .keras file (made by ``mobilekit.qat.quantize_aware``).
 

@@ -206,6 +206,7 @@ def export_all(args: argparse.Namespace, model, data, config: dict, modes: list[
     from mobilekit.data import NORMALIZATION, normalize
     from mobilekit.deploy.bundle import bundle_name
     from mobilekit.deploy.export import export_bundle
+    from mobilekit.deploy.quantize import MAX_CALIBRATION_SAMPLES
     from mobilekit.train import writes_run
 
     if not writes_run(strategy):
@@ -214,7 +215,7 @@ def export_all(args: argparse.Namespace, model, data, config: dict, modes: list[
     split = data.test if data.test is not None else data.val
     images = normalize(split[0][:args.verify_samples])
     labels = split[1][:args.verify_samples]
-    calibration = normalize(data.train[0][:256])
+    calibration = normalize(data.train[0][:MAX_CALIBRATION_SAMPLES])
     manifests, failed = [], []
     for quant in modes:
         name = bundle_name(config, quant) + ("-sparse" if sparsity is not None else "")

@@ -148,9 +148,7 @@ def writes_run(strategy) -> bool:
     """Whether this process owns the run directory: yes, except a non-chief worker of a
     multi-worker run (TF_CONFIG), which trains in lockstep but must not write the same files."""
     resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.task_type:
-        return True
-    if resolver.task_type == "chief":
+    if resolver is None or resolver.task_type in (None, "", "chief"):
         return True
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return not has_chief and resolver.task_type == "worker" and resolver.task_id == 0
