@@ -1,7 +1,7 @@
 """mobilekit-built vs keras.applications-built MobileNets, fp32 and int8, same runtime, one run.
 
 Both sides get fresh weights with batch-norm statistics from the same images (as a trained
-model has; see mobilekit.models.calibrate_batch_norm), the same resolution and the same
+model has; see mobilekit.nets.models.calibrate_batch_norm), the same resolution and the same
 exporter; all bundles are then measured interleaved by ``mobilekit.bench.benchmark`` so drift affects both alike. Prints median
 latency per model and the mobilekit / keras.applications ratio (goal: fp32 <= 1.03, V3-Small int8
 <= 0.45).
@@ -16,11 +16,11 @@ import json
 import sys
 from pathlib import Path
 
-from mobilekit.bench import benchmark
+from mobilekit.bench.schedule import benchmark
 from mobilekit.data import NORMALIZATION, embedded_arrays, normalize
 from mobilekit.deploy.export import export_bundle
 from mobilekit.keras import keras
-from mobilekit.models import build_model, builder_config, calibrate_batch_norm
+from mobilekit.nets.models import build_model, builder_config, calibrate_batch_norm
 
 APPS = {
     "mobilenet_v1": lambda res: keras.applications.MobileNet(input_shape=(res, res, 3), weights=None),

@@ -18,8 +18,8 @@ import time
 
 from mobilekit.data import EMBEDDED_LABELS, embedded_arrays
 from mobilekit.data.pipeline import array_dataset
-from mobilekit.models import build_model, builder_config
-from mobilekit.train import train
+from mobilekit.nets.models import build_model, builder_config
+from mobilekit.train.loop import train
 
 
 def pipeline_images_per_s(images, labels, *, batch_size: int, epochs: int = 3) -> float:

@@ -16,11 +16,11 @@ import json
 import sys
 from pathlib import Path
 
-from mobilekit.bench import benchmark
+from mobilekit.bench.schedule import benchmark
 from mobilekit.data import NORMALIZATION, embedded_arrays, normalize
 from mobilekit.deploy.export import export_bundle
-from mobilekit.models import build_model, calibrate_batch_norm
-from mobilekit.prune import measured_sparsity, zero_smallest_pointwise
+from mobilekit.nets.models import build_model, calibrate_batch_norm
+from mobilekit.train.prune import measured_sparsity, zero_smallest_pointwise
 
 
 def main() -> int:

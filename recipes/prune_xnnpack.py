@@ -13,10 +13,10 @@ bundle name ends in -sparse.
 
 import sys
 
-from mobilekit import recipe_args as ra
-from mobilekit.models import load_keras
-from mobilekit.prune import measured_sparsity, prune_for_xnnpack, pruning_callbacks, strip
-from mobilekit.train import train, writes_run
+from mobilekit.train.loop import recipe as ra
+from mobilekit.nets.models import load_keras
+from mobilekit.train.prune import measured_sparsity, prune_for_xnnpack, pruning_callbacks, strip
+from mobilekit.train.loop import train, writes_run
 
 
 def main(args) -> int:

@@ -9,10 +9,10 @@ Runs: OUT/float (a normal run) and OUT/qat (run.json "qat": true; export reads i
 
 import sys
 
-from mobilekit import recipe_args as ra
+from mobilekit.train.loop import recipe as ra
 from mobilekit.errors import PartialFailure
-from mobilekit.qat import quantize_aware
-from mobilekit.train import train
+from mobilekit.train.qat import quantize_aware
+from mobilekit.train.loop import train
 
 
 def main(args) -> int:

@@ -8,8 +8,8 @@ parameters, MACs, training time, Keras accuracy and the TFLite accuracy of every
 
 import sys
 
-from mobilekit import recipe_args as ra
-from mobilekit.cost import keras_summary
+from mobilekit.train.loop import recipe as ra
+from mobilekit.nets.cost import keras_summary
 
 
 def main(args) -> int:

@@ -3,7 +3,7 @@
 import numpy as np
 
 from mobilekit.keras import tf
-from mobilekit.qat import quantize_aware
+from mobilekit.train.qat import quantize_aware
 from mobilekit.runtime import graph
 
 

@@ -19,7 +19,7 @@ def bundle(tmp_path_factory):
 
 
 def test_bundle_name_follows_the_contract():
-    from mobilekit.models import builder_config
+    from mobilekit.nets.models import builder_config
 
     assert bundle_name(builder_config("mobilenet_v2"), "int8") == "mobilenet_v2-separable-int8"
     config = builder_config("mobilenet_v3_small", kind="standard", alpha=0.5, resolution=96)

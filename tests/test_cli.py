@@ -62,7 +62,7 @@ def test_every_handler_names_a_module_function():
 
 def test_cli_choices_match_the_library():
     """cli.py copies these lists so that --help never imports TensorFlow; they must not drift."""
-    from mobilekit import layers, models
+    from mobilekit.nets import layers, models
     from mobilekit.deploy import quantize
 
     assert cli.BUILDER_NAMES == tuple(models.BUILDERS)

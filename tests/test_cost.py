@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from mobilekit import cli, cost, models
-from mobilekit import layers as mk
+from mobilekit import cli
+from mobilekit.nets import cost, models
+from mobilekit.nets import layers as mk
 from mobilekit.keras import keras, layers, tf
 
 

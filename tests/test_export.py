@@ -208,7 +208,7 @@ def test_export_command_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypat
 @pytest.mark.parametrize("builder", ["mobilenet_v1", "mobilenet_v2"])
 def test_builder_int8_exports_logits_fully_inside_xnnpack(builder, tmp_path):
     """XNNPACK has no int8 SOFTMAX: the softmax head is left out of the exported graph."""
-    from mobilekit import models
+    from mobilekit.nets import models
 
     model = models.build_model(builder, alpha=0.25, resolution=32, classes=CLASSES)
     assert model.layers[-1].get_config()["activation"] == "softmax"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from qat_helpers import calibrated_qat, float_tensors, int8_tflite, ops_outside_xnnpack
 
-from mobilekit import layers as mk
+from mobilekit.nets import layers as mk
 from mobilekit.keras import keras, layers
 
 # name -> function(x, kind) adding one block; all keep the graph small (16x16x8 input)

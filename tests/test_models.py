@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from mobilekit import models
+from mobilekit.nets import models
 from mobilekit.errors import UsageError
 from mobilekit.keras import keras, tf
 

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from qat_helpers import calibrated_qat, float_tensors, int8_tflite, ops_outside_xnnpack
 
-from mobilekit import cost, models, qat
-from mobilekit import layers as mk
+from mobilekit.nets import cost, models
+from mobilekit.train import qat
+from mobilekit.nets import layers as mk
 from mobilekit.keras import keras
 
 # The default suite covers the V3 blocks (SE, hard-swish; test_layers covers the blocks in every

@@ -9,7 +9,7 @@ from mobilekit.deploy.export import export_bundle
 from mobilekit.deploy.quantize import check_io
 from mobilekit.errors import UsageError
 from mobilekit.keras import keras
-from mobilekit.models import build_model, builder_config, calibrate_batch_norm
+from mobilekit.nets.models import build_model, builder_config, calibrate_batch_norm
 
 RES = 32
 CONFIG = {"alpha": 0.35, "resolution": RES, "classes": len(EMBEDDED_LABELS)}
@@ -91,7 +91,7 @@ def test_other_post_training_modes(trained, data, fp32_bytes, tmp_path, quant, m
 
 
 def test_qat_model_exports_full_integer(trained, data, tmp_path):
-    from mobilekit.qat import quantize_aware
+    from mobilekit.train.qat import quantize_aware
 
     qat = quantize_aware(trained)
     qat.compile(keras.optimizers.Adam(1e-4), "sparse_categorical_crossentropy")
@@ -118,7 +118,7 @@ def test_impossible_mode_and_io_pairs_are_usage_errors(quant, io):
 def test_full_matrix_every_builder_every_mode(builder, quant, data, tmp_path):
     """Fresh weights (numerics only; batch-norm statistics from data, as `mobilekit export
     BUILDER` does) for every builder and mode; the bundle validates."""
-    from mobilekit.qat import quantize_aware
+    from mobilekit.train.qat import quantize_aware
 
     calibration, (images, _) = data
     model = calibrate_batch_norm(build_model(builder, **CONFIG), calibration)

@@ -17,7 +17,7 @@ import pytest
 from mobilekit.data import EMBEDDED_LABELS, embedded_arrays
 from mobilekit.errors import UsageError
 from mobilekit.keras import keras, layers, tf
-from mobilekit.train import WarmupCosine, default_schedule, train
+from mobilekit.train.loop import WarmupCosine, default_schedule, train
 
 RES = 16
 
@@ -163,7 +163,7 @@ _KILL_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from test_train import tiny_model, RES
     from mobilekit.data import EMBEDDED_LABELS, embedded_arrays
-    from mobilekit.train import train
+    from mobilekit.train.loop import train
 
     class Slow(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -213,8 +213,8 @@ _MIRRORED_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from test_train import tiny_model, RES
     from mobilekit.data import EMBEDDED_LABELS, embedded_arrays
-    from mobilekit.recipe_args import make_strategy, scope
-    from mobilekit.train import train
+    from mobilekit.train.recipe import make_strategy, scope
+    from mobilekit.train.loop import train
 
     strategy = make_strategy("mirrored")
     with scope(strategy):
@@ -238,8 +238,8 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
 
 
 def test_keras_applications_weights_load_by_name(tmp_path):
-    from mobilekit.models import build_model
-    from mobilekit.train import load_pretrained
+    from mobilekit.nets.models import build_model
+    from mobilekit.train.loop import load_pretrained
 
     app = keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35, weights=None,
                                          include_top=False)
@@ -255,8 +255,8 @@ def test_keras_applications_weights_load_by_name(tmp_path):
 
 
 def test_pruning_reaches_target_sparsity_on_1x1_convs():
-    from mobilekit.models import build_model
-    from mobilekit.prune import measured_sparsity, prune_for_xnnpack, pruning_callbacks, strip
+    from mobilekit.nets.models import build_model
+    from mobilekit.train.prune import measured_sparsity, prune_for_xnnpack, pruning_callbacks, strip
 
     model = build_model("mobilenet_v2", alpha=0.35, resolution=32, classes=4)
     x = np.random.default_rng(0).uniform(-1, 1, (32, 32, 32, 3)).astype(np.float32)

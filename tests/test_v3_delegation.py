@@ -1,7 +1,7 @@
 """MobileNetV3's hard-swish stays inside XNNPACK in float and int8 exports.
 
 The TFLite converter fuses x * ReLU6(x + 3) / 6 into one HARD_SWISH op, which XNNPACK takes in
-float but not in int8; mobilekit.layers writes hard-swish in an order it does not fuse, and the
+float but not in int8; mobilekit.nets.layers writes hard-swish in an order it does not fuse, and the
 float export rewrites it to the fused order (mobilekit.deploy.convert.fused_hard_swish).
 """
 
@@ -10,8 +10,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from mobilekit import data, models
-from mobilekit import layers as mk
+from mobilekit import data
+from mobilekit.nets import models
+from mobilekit.nets import layers as mk
 from mobilekit.deploy.convert import fused_hard_swish
 from mobilekit.deploy.export import export_bundle
 from mobilekit.keras import keras, layers

@@ -45,7 +45,7 @@ def bundle_name(builder_config: dict | None, quant: str, *, model_name: str | No
         if not model_name:
             raise ValueError("bundle_name needs a builder config or a model name")
         return f"{model_name}-{quant}{io_suffix}"
-    from mobilekit.models import default_resolution  # TensorFlow-side; only the exporter names bundles
+    from mobilekit.nets.models import default_resolution  # TensorFlow-side; only the exporter names bundles
 
     name = builder_config["name"]
     parts = [name, builder_config["kind"], quant]

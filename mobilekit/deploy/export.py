@@ -124,8 +124,8 @@ def _check_images(what: str, images: np.ndarray, shape: tuple[int, int, int]) ->
 def export_command(args: argparse.Namespace) -> int:
     if args.samples < 1:
         raise UsageError(f"--samples {args.samples}: must be at least 1")
-    from mobilekit.models import calibrate_batch_norm
-    from mobilekit.qat import quantize_aware
+    from mobilekit.nets.models import calibrate_batch_norm
+    from mobilekit.train.qat import quantize_aware
 
     source = _load_source(args)
     model, quant = source["model"], args.quant
@@ -157,7 +157,7 @@ def export_command(args: argparse.Namespace) -> int:
 
 def _load_source(args: argparse.Namespace) -> dict:
     """The model named on the command line and what the bundle must say about it."""
-    from mobilekit.models import BUILDERS, build_model, builder_config, load_keras
+    from mobilekit.nets.models import BUILDERS, build_model, builder_config, load_keras
 
     kwargs = builder_kwargs(args)
     if args.model in BUILDERS:

@@ -41,7 +41,11 @@ def _progress(message: str) -> None:
 def run_quickstart(out_dir: Path, *, epochs: int = EPOCHS, runs: int = 30, rounds: int = 3,
                    train_images: int = TRAIN_IMAGES, test_images: int = TEST_IMAGES) -> list[dict]:
     """Run the whole pipeline into ``out_dir``; return the comparison rows (see ``report``)."""
-    from mobilekit import bench, cost, data, models, report, train
+    from mobilekit import data
+    from mobilekit.bench import schedule as bench
+    from mobilekit.nets import cost, models
+    from mobilekit.studies import report
+    from mobilekit.train import loop as train
     from mobilekit.deploy.bundle import bundle_name
     from mobilekit.deploy.export import export_bundle
 
@@ -101,7 +105,7 @@ def run_quickstart(out_dir: Path, *, epochs: int = EPOCHS, runs: int = 30, round
 
 
 def quickstart_command(args: argparse.Namespace) -> int:
-    from mobilekit import report
+    from mobilekit.studies import report
 
     options = {k: v for k, v in (("epochs", args.epochs), ("runs", args.runs)) if v is not None}
     rows = run_quickstart(Path(args.out), **options)

@@ -62,7 +62,7 @@ def _add_quickstart(sub):
     p.add_argument("--epochs", type=int, default=None, help="training epochs per variant")
     p.add_argument("--runs", type=int, default=None, help="timed runs per model and round")
     _add_json(p)
-    p.set_defaults(handler="mobilekit.quickstart:quickstart_command")
+    p.set_defaults(handler="mobilekit.studies.quickstart:quickstart_command")
 
 
 def _add_summary(sub):
@@ -70,7 +70,7 @@ def _add_summary(sub):
     p.add_argument("model", help="builder name, run directory, .keras file or .tflite file")
     add_builder_flags(p)
     _add_json(p)
-    p.set_defaults(handler="mobilekit.cost:summary_command")
+    p.set_defaults(handler="mobilekit.nets.cost:summary_command")
 
 
 def _add_export(sub):
@@ -117,7 +117,7 @@ def _add_bench(sub):
     p.add_argument("--benchmark-binary", default=None, help="benchmark_model binary for adb targets")
     p.add_argument("--taskset", default=None, help="CPU mask for adb targets, e.g. f0 (big cores)")
     _add_json(p)
-    p.set_defaults(handler="mobilekit.bench:bench_command")
+    p.set_defaults(handler="mobilekit.bench.schedule:bench_command")
 
 
 def _add_compare(sub):
@@ -134,7 +134,7 @@ def _add_compare(sub):
     p.add_argument("--arm-root", default=None)
     p.add_argument("--out", default="compare", help="output directory (default ./compare)")
     _add_json(p)
-    p.set_defaults(handler="mobilekit.compare:compare_command")
+    p.set_defaults(handler="mobilekit.studies.compare:compare_command")
 
 
 def _add_inspect(sub):

@@ -1,6 +1,6 @@
 """Builder registry: MobileNet V1/V2/V3 from their spec tables, with a conv-kind switch.
 
-``build_model`` decodes a table (mobilekit.specs) and lays out stem -> body -> head. Every knob is
+``build_model`` decodes a table (mobilekit.nets.specs) and lays out stem -> body -> head. Every knob is
 validated before any layer exists, so bad flags fail fast with a one-line ``UsageError``. The
 models take float32 input already normalized to [-1, 1] (no Rescaling layer inside); layer names
 follow keras.applications so its weights load by name for ``kind="separable"``.
@@ -13,8 +13,8 @@ import math
 import zipfile
 from pathlib import Path
 
-from mobilekit import layers as mk
-from mobilekit import specs
+from mobilekit.nets import layers as mk
+from mobilekit.nets import specs
 from mobilekit.errors import UsageError
 from mobilekit.keras import keras, layers
 
@@ -52,7 +52,7 @@ def builder_config(name: str, *, kind: str = "separable", alpha: float = 1.0,
 
     ``classifier_activation`` "linear" makes the model output logits: int8 TFLite then stays
     entirely inside XNNPACK, whose int8 kernels have no SOFTMAX. ``padding`` "symmetric" pads
-    stride-2 convolutions by k // 2 on every side (mobilekit.layers.padded): the form XNNPACK's
+    stride-2 convolutions by k // 2 on every side (mobilekit.nets.layers.padded): the form XNNPACK's
     sparse inference needs (recipes/prune_xnnpack.py).
     """
     spec = _spec(name)
@@ -187,7 +187,7 @@ def load_keras(path, *, trust: bool = False) -> keras.Model:
     if not is_keras and not trust:
         raise UsageError(f"{path}: only .keras files and run directories load without "
                          f"--trust-model (.h5 and SavedModel files can run arbitrary code)")
-    from mobilekit import qat  # the QAT scope knows the quantize wrappers and mobilekit configs
+    from mobilekit.train.loop import qat  # the QAT scope knows the quantize wrappers and mobilekit configs
     try:
         with qat.quantize_scope():
             if is_keras and _is_qat_archive(path):
@@ -203,14 +203,14 @@ def _is_qat_archive(path: Path) -> bool:
 
 
 def _load_qat_archive(path: Path) -> keras.Model:
-    """A QAT .keras file (made by ``mobilekit.qat.quantize_aware``).
+    """A QAT .keras file (made by ``mobilekit.train.qat.quantize_aware``).
 
     tfmot 0.8's wrappers do not survive tf_keras' own .keras loading (their variables are
     tracked differently when rebuilt from a config), but ``load_weights`` into a freshly
     quantized model works: so rebuild the float model the QAT graph wraps, quantize it again
     and load the saved weights into that.
     """
-    from mobilekit import qat
+    from mobilekit.train.loop import qat
 
     with zipfile.ZipFile(path) as archive:
         config = json.loads(archive.read("config.json"))

@@ -78,7 +78,7 @@ class ShiftedReLU6(layers.Layer):
     """ReLU6(x + 3), the gate of hard-swish before its 1/6: one TFLite ADD with fused ReLU6.
 
     The ReLU6 is held in ``self.activation`` (keras' ``relu``, a name tfmot accepts) so that QAT
-    (mobilekit.qat) can give the ADD's output its own range where a MUL follows in the same
+    (mobilekit.train.qat) can give the ADD's output its own range where a MUL follows in the same
     layer (HardSigmoid), and the int8 graph needs no float fallback.
     """
 

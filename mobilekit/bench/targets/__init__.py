@@ -15,13 +15,13 @@ from typing import Any
 
 from mobilekit.errors import UsageError
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 # scheme prefix -> "module:class" of the remote targets, imported only when used
 _SCHEMES = (
-    ("ssh://", "mobilekit.targets.ssh:SshTarget"),
-    ("qemu-aarch64", "mobilekit.targets.qemu:QemuTarget"),
-    ("adb", "mobilekit.targets.adb:AdbTarget"),
+    ("ssh://", "mobilekit.bench.targets.ssh:SshTarget"),
+    ("qemu-aarch64", "mobilekit.bench.targets.qemu:QemuTarget"),
+    ("adb", "mobilekit.bench.targets.adb:AdbTarget"),
 )
 
 
@@ -49,7 +49,7 @@ def resolve_target(spec: str, options: Any = None) -> Target:
     """The target for a ``--target`` string; ``options`` carries remote_python, arm_root,
     benchmark_binary and taskset (an argparse Namespace or any object with those attributes)."""
     if spec == "local":
-        from mobilekit.targets.local import LocalTarget
+        from mobilekit.bench.targets.local import LocalTarget
 
         return LocalTarget(spec)
     for prefix, where in _SCHEMES:

@@ -25,7 +25,7 @@ from typing import Callable
 from mobilekit.errors import PartialFailure, UsageError
 from mobilekit.runtime import graph, stats
 from mobilekit.runtime.runner import parse_shape
-from mobilekit.targets import Target, resolve_target
+from mobilekit.bench.targets import Target, resolve_target
 
 ROW_FIELDS = ("model", "name", "target", "emulated", "error", "machine", "threads", "kernels", "api",
               "runtime", "round", "rounds", "warmup_runs", "runs", "init_ms", "first_ms", "median_ms",

@@ -137,7 +137,7 @@ def run(main: Callable[[argparse.Namespace], int | None], p: argparse.ArgumentPa
     def work():
         check_common(args)
         if getattr(args, "builder", None) is not None:
-            from mobilekit.models import builder_config
+            from mobilekit.nets.models import builder_config
             builder_config(args.builder, **builder_kwargs(args))  # bad flags fail before any work
         return main(args)
 
@@ -148,8 +148,8 @@ def build_and_train(args: argparse.Namespace, data, *, run_dir=None, strategy=No
                     model_defaults: dict | None = None, **train_kwargs):
     """Build ``--builder`` (flags over ``model_defaults``) under the strategy, train it on
     ``data`` into ``run_dir`` (default --out) and return (model, builder config, run.json)."""
-    from mobilekit.models import build_model, builder_config
-    from mobilekit.train import load_pretrained, train
+    from mobilekit.nets.models import build_model, builder_config
+    from mobilekit.train.loop import load_pretrained, train
 
     kwargs = model_defaults_for(args, data, model_defaults)
     config = builder_config(args.builder, **kwargs)
@@ -169,8 +169,8 @@ def build_and_train(args: argparse.Namespace, data, *, run_dir=None, strategy=No
 def plain_model(model, run_dir, strategy):
     """``model``, or under a tf.distribute strategy the saved copy from ``run_dir``: a model
     built in a strategy's scope traces collective ops that TFLite cannot convert."""
-    from mobilekit.models import load_keras
-    from mobilekit.train import writes_run
+    from mobilekit.nets.models import load_keras
+    from mobilekit.train.loop import writes_run
 
     if strategy is None or not writes_run(strategy):
         return model
@@ -181,7 +181,7 @@ def float_model(args: argparse.Namespace, data, strategy, *, model_defaults: dic
     """The trained float model a fine-tuning recipe starts from: --float-run DIR, or a fresh
     training run in OUT/float. Returns (model, builder config)."""
     if args.float_run:
-        from mobilekit.models import load_keras
+        from mobilekit.nets.models import load_keras
         return load_keras(args.float_run), read_run(args.float_run)["builder"]
     model, config, _ = build_and_train(args, data, run_dir=f"{args.out}/float", strategy=strategy,
                                        model_defaults=model_defaults)
@@ -207,7 +207,7 @@ def export_all(args: argparse.Namespace, model, data, config: dict, modes: list[
     from mobilekit.deploy.bundle import bundle_name
     from mobilekit.deploy.export import export_bundle
     from mobilekit.deploy.quantize import MAX_CALIBRATION_SAMPLES
-    from mobilekit.train import writes_run
+    from mobilekit.train.loop import writes_run
 
     if not writes_run(strategy):
         return []

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mobilekit import models
+from mobilekit.nets import models
 from mobilekit.cli import builder_kwargs
 from mobilekit.errors import UsageError
 from mobilekit.keras import keras, layers
-from mobilekit.layers import KINDS
+from mobilekit.nets.layers import KINDS
 
 
 def _conv_kind(kh: int, kw: int) -> str:

@@ -4,7 +4,7 @@ A table row says what the paper's table says (block type, output channels at wid
 stride, expansion, squeeze-excite ratio, activation). ``NetSpec`` adds the per-network rules the
 papers (and keras.applications, whose parameter counts mobilekit matches exactly) use to round
 channels at other widths, and the layer names. ``decode`` applies them and yields pure Python
-``Block`` records; ``mobilekit.models`` turns those into layers. A new network is a new table.
+``Block`` records; ``mobilekit.nets.models`` turns those into layers. A new network is a new table.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable, NamedTuple
 
-from mobilekit.layers import Names, Norm, make_divisible
+from mobilekit.nets.layers import Names, Norm, make_divisible
 
 
 class Row(NamedTuple):

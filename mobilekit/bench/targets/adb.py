@@ -24,9 +24,9 @@ import tempfile
 from pathlib import Path
 
 from mobilekit.errors import UsageError
-from mobilekit.targets import Target, error_row
-from mobilekit.targets.benchmark_model_output import parse_benchmark_output
-from mobilekit.targets.remote import (last_line, run_each, runner_command, runner_options, shell_command,
+from mobilekit.bench.targets import Target, error_row
+from mobilekit.bench.targets.benchmark_model_output import parse_benchmark_output
+from mobilekit.bench.targets.remote import (last_line, run_each, runner_command, runner_options, shell_command,
                                       spec_argument, stage)
 
 DEVICE_TMP = "/data/local/tmp"

@@ -21,8 +21,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from mobilekit.errors import UsageError
-from mobilekit.targets import Target, error_row
-from mobilekit.targets.remote import last_line, run_each, runner_command, shell_command, shell_word, stage
+from mobilekit.bench.targets import Target, error_row
+from mobilekit.bench.targets.remote import last_line, run_each, runner_command, shell_command, shell_word, stage
 
 BATCH_OPTIONS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=15",
                  "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4"]

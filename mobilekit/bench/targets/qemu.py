@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 
 from mobilekit.errors import UsageError
-from mobilekit.targets import Target, error_row
-from mobilekit.targets.remote import run_each, runner_command, runner_options, spec_argument, stage
+from mobilekit.bench.targets import Target, error_row
+from mobilekit.bench.targets.remote import run_each, runner_command, runner_options, spec_argument, stage
 
 DEFAULT_CPU = "neoverse-n1"
 EMULATED_WARNING = "emulated ARM64 (qemu user-mode): times are not latency, only outputs and op coverage count"

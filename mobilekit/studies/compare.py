@@ -30,7 +30,8 @@ def _split(value: str, flag: str, allowed: tuple[str, ...]) -> list[str]:
 def build_variants(builder: str, knobs: dict, kinds: list[str], quants: list[str],
                    out_dir: Path) -> list[dict]:
     """Export one bundle per kind x quantization into ``out_dir``; return their manifests."""
-    from mobilekit import cost, data, models
+    from mobilekit import data
+    from mobilekit.nets import cost, models
     from mobilekit.deploy.bundle import bundle_name
     from mobilekit.deploy.export import export_bundle
 
@@ -77,7 +78,9 @@ def describe_existing(paths: list[Path]) -> list[dict]:
 
 
 def compare_command(args: argparse.Namespace) -> int:
-    from mobilekit import bench, models, report
+    from mobilekit.bench import schedule as bench
+    from mobilekit.nets import models
+    from mobilekit.studies import report
     from mobilekit.cli import KINDS, QUANT_MODES, builder_kwargs
 
     out_dir = Path(args.out)

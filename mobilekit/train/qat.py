@@ -9,7 +9,7 @@ quantization and converts to a fully integer TFLite model.
 
 from __future__ import annotations
 
-from mobilekit import layers as mk
+from mobilekit.nets import layers as mk
 from mobilekit.keras import keras, layers
 import tensorflow_model_optimization as tfmot  # after mobilekit.keras: it must see tf_keras
 

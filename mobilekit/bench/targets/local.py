@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mobilekit.targets import PACKAGE_ROOT, Target, rows_from_output
+from mobilekit.bench.targets import PACKAGE_ROOT, Target, rows_from_output
 
 
 def runner_env() -> dict[str, str]:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mobilekit.errors import UsageError
-from mobilekit.targets import error_row, rows_from_output, runtime_files
+from mobilekit.bench.targets import error_row, rows_from_output, runtime_files
 
 RUNNER_MODULE = "mobilekit.runtime.runner"
 
