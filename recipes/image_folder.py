@@ -9,7 +9,7 @@ Labels are the sorted sub-folder names (written to RUN/labels.txt and every bund
 
 import sys
 
-from mobilekit.train.loop import recipe as ra
+from mobilekit.train import recipe as ra
 
 
 def main(args) -> int:

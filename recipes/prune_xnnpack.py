@@ -13,7 +13,7 @@ bundle name ends in -sparse.
 
 import sys
 
-from mobilekit.train.loop import recipe as ra
+from mobilekit.train import recipe as ra
 from mobilekit.nets.models import load_keras
 from mobilekit.train.prune import measured_sparsity, prune_for_xnnpack, pruning_callbacks, strip
 from mobilekit.train.loop import train, writes_run

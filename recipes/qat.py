@@ -9,7 +9,7 @@ Runs: OUT/float (a normal run) and OUT/qat (run.json "qat": true; export reads i
 
 import sys
 
-from mobilekit.train.loop import recipe as ra
+from mobilekit.train import recipe as ra
 from mobilekit.errors import PartialFailure
 from mobilekit.train.qat import quantize_aware
 from mobilekit.train.loop import train

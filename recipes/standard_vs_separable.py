@@ -8,7 +8,7 @@ parameters, MACs, training time, Keras accuracy and the TFLite accuracy of every
 
 import sys
 
-from mobilekit.train.loop import recipe as ra
+from mobilekit.train import recipe as ra
 from mobilekit.nets.cost import keras_summary
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mobilekit.train.loop import recipe as ra
+from mobilekit.train import recipe as ra
 from mobilekit.runtime.inspect import describe
 from test_data import write_image_folder
 

@@ -187,7 +187,7 @@ def load_keras(path, *, trust: bool = False) -> keras.Model:
     if not is_keras and not trust:
         raise UsageError(f"{path}: only .keras files and run directories load without "
                          f"--trust-model (.h5 and SavedModel files can run arbitrary code)")
-    from mobilekit.train.loop import qat  # the QAT scope knows the quantize wrappers and mobilekit configs
+    from mobilekit.train import qat  # the QAT scope knows the quantize wrappers and mobilekit configs
     try:
         with qat.quantize_scope():
             if is_keras and _is_qat_archive(path):
@@ -210,7 +210,7 @@ def _load_qat_archive(path: Path) -> keras.Model:
     quantized model works: so rebuild the float model the QAT graph wraps, quantize it again
     and load the saved weights into that.
     """
-    from mobilekit.train.loop import qat
+    from mobilekit.train import qat
 
     with zipfile.ZipFile(path) as archive:
         config = json.loads(archive.read("config.json"))
