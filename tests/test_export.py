@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from mobilekit.nets.config import BuilderConfig
 from mobilekit.data import NORMALIZATION
 from mobilekit.deploy.bundle import read_bundle
 from mobilekit.deploy.export import export_bundle
@@ -210,7 +211,7 @@ def test_builder_int8_exports_logits_fully_inside_xnnpack(builder, tmp_path):
     """XNNPACK has no int8 SOFTMAX: the softmax head is left out of the exported graph."""
     from mobilekit.nets import models
 
-    model = models.build_model(builder, alpha=0.25, resolution=32, classes=CLASSES)
+    model = models.build_model(BuilderConfig(builder, alpha=0.25, resolution=32, classes=CLASSES))
     assert model.layers[-1].get_config()["activation"] == "softmax"
     x = np.random.default_rng(0).uniform(-1, 1, (16, 32, 32, 3)).astype(np.float32)
     manifest = export(model, tmp_path / builder, quant="int8", verification=(x, None))

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from tflite_fixtures import tflite_models  # noqa: F401 (fixture)
 
+from mobilekit.nets.config import BuilderConfig
 from mobilekit.errors import UsageError
 from mobilekit.bench.targets import resolve_target
 from mobilekit.bench.targets.local import LocalTarget
@@ -232,8 +233,8 @@ def test_arm64_runs_a_sparse_pruned_bundle_like_x86(arm_target, tmp_path):
     from mobilekit.nets.models import build_model
     from mobilekit.train.prune import measured_sparsity, zero_smallest_pointwise
 
-    model = zero_smallest_pointwise(build_model("mobilenet_v2", alpha=0.35, resolution=64,
-                                                classes=4, padding="symmetric"), 0.75)
+    model = zero_smallest_pointwise(build_model(BuilderConfig("mobilenet_v2", alpha=0.35, resolution=64,
+                                                classes=4, padding="symmetric")), 0.75)
     sparsity = measured_sparsity(model)
     assert sparsity == pytest.approx(0.75, abs=0.01)
     paths = {}

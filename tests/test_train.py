@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mobilekit.nets.config import BuilderConfig
 from mobilekit.data import EMBEDDED_LABELS, embedded_arrays
 from mobilekit.errors import UsageError
 from mobilekit.keras import keras, layers, tf
@@ -244,11 +245,11 @@ def test_keras_applications_weights_load_by_name(tmp_path):
     app = keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35, weights=None,
                                          include_top=False)
     app.save_weights(tmp_path / "app.h5")
-    model = build_model("mobilenet_v2", alpha=0.35, resolution=32, include_top=False)
+    model = build_model(BuilderConfig("mobilenet_v2", alpha=0.35, resolution=32, include_top=False))
     assert load_pretrained(model, tmp_path / "app.h5") > 50
     x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
     np.testing.assert_array_equal(model(x), app(x))
-    with_head = build_model("mobilenet_v2", alpha=0.35, resolution=32, classes=8)
+    with_head = build_model(BuilderConfig("mobilenet_v2", alpha=0.35, resolution=32, classes=8))
     load_pretrained(with_head, tmp_path / "app.h5")  # the 8-class head keeps fresh weights
     with pytest.raises(UsageError, match="weights"):
         load_pretrained(with_head, tmp_path / "missing.h5")
@@ -258,7 +259,7 @@ def test_pruning_reaches_target_sparsity_on_1x1_convs():
     from mobilekit.nets.models import build_model
     from mobilekit.train.prune import measured_sparsity, prune_for_xnnpack, pruning_callbacks, strip
 
-    model = build_model("mobilenet_v2", alpha=0.35, resolution=32, classes=4)
+    model = build_model(BuilderConfig("mobilenet_v2", alpha=0.35, resolution=32, classes=4))
     x = np.random.default_rng(0).uniform(-1, 1, (32, 32, 32, 3)).astype(np.float32)
     pruned, how = prune_for_xnnpack(model, sparsity=0.75)
     assert how == "1x1"  # "same" padding at stride 2: PruneForLatencyOnXNNPack refuses the stem
@@ -270,6 +271,6 @@ def test_pruning_reaches_target_sparsity_on_1x1_convs():
     assert measured_sparsity(strip(pruned)) == pytest.approx(0.75, abs=0.01)
     with pytest.raises(UsageError, match="2/3"):
         prune_for_xnnpack(model, sparsity=0.5)
-    symmetric = build_model("mobilenet_v2", alpha=0.35, resolution=32, classes=4,
-                            padding="symmetric")
+    symmetric = build_model(BuilderConfig("mobilenet_v2", alpha=0.35, resolution=32, classes=4,
+                            padding="symmetric"))
     assert prune_for_xnnpack(symmetric, sparsity=0.75)[1] == "policy"

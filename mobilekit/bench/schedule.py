@@ -11,7 +11,6 @@ concurrently (one thread per host); targets on the same host run one after anoth
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import statistics
@@ -24,8 +23,7 @@ from typing import Callable
 
 from mobilekit.errors import PartialFailure, UsageError
 from mobilekit.runtime import graph, stats
-from mobilekit.runtime.runner import parse_shape
-from mobilekit.bench.targets import Target, resolve_target
+from mobilekit.bench.targets import Target, TargetOptions, resolve_target
 
 ROW_FIELDS = ("model", "name", "target", "emulated", "error", "machine", "threads", "kernels", "api",
               "runtime", "round", "rounds", "warmup_runs", "runs", "init_ms", "first_ms", "median_ms",
@@ -152,7 +150,7 @@ def _validate(*, threads, runs, warmup, min_secs, rounds, cooldown) -> None:
 
 def benchmark(paths, *, targets=("local",), threads=(1,), kernels="xnnpack", runs=50, warmup=5,
               min_secs=1.0, rounds=1, cooldown=0.0, input_shape=None, input_seed=0, api="interpreter",
-              results=None, options=None, on_row=None) -> list[dict]:
+              results=None, options: TargetOptions | None = None, on_row=None) -> list[dict]:
     """Round rows then aggregate rows (CONTRACTS bench rows) for .tflite files or bundle dirs.
 
     Raises UsageError when nothing can be measured (no path is a TFLite file, a bad flag or
@@ -219,7 +217,8 @@ def benchmark(paths, *, targets=("local",), threads=(1,), kernels="xnnpack", run
     return sink.rows
 
 
-def _progress(row: dict) -> None:
+def print_progress(row: dict) -> None:
+    """One stderr line per finished row (bench's ``on_row``)."""
     where = f"{row['target']} {row['name']} x{row['threads']}"
     label = f"round {row['round']}" if row.get("round") else "result"
     if row.get("error"):
@@ -248,28 +247,3 @@ def format_table(rows: list[dict]) -> str:
         lines.append(f"{r['name']:32} {r['target']:16} {r['threads']:>3} {r['median_ms']:>10.3f} "
                      f"{_ci_text(r):>19} {p90:>9} {r.get('runs', '-'):>6}  {notes}")
     return "\n".join(lines)
-
-
-def parse_threads(value: str) -> list[int]:
-    """``--threads 1,2,4`` -> [1, 2, 4]; UsageError naming the flag otherwise."""
-    try:
-        return [int(t) for t in value.split(",") if t.strip()]
-    except ValueError:
-        raise UsageError(f"--threads {value!r}: expected comma separated integers like 1,2,4") from None
-
-
-def bench_command(args: argparse.Namespace) -> int:
-    threads = parse_threads(args.threads)
-    try:
-        input_shape = parse_shape(args.input_shape)
-    except argparse.ArgumentTypeError as exc:
-        raise UsageError(f"--input-shape: {exc}") from None
-    rows = benchmark(args.paths, targets=args.target or ["local"], threads=threads, kernels=args.kernels,
-                     runs=args.runs, warmup=args.warmup, min_secs=args.min_secs, rounds=args.rounds,
-                     cooldown=args.cooldown, input_shape=input_shape, input_seed=args.input_seed,
-                     api=args.api, results=args.results, options=args, on_row=_progress)
-    print(format_table(rows), file=sys.stderr)
-    if args.json:
-        for row in rows:
-            print(json.dumps(row))
-    return 1 if any(r.get("error") for r in rows if r.get("round") is None) else 0

@@ -1,83 +1,41 @@
-"""The ``mobilekit`` command line (contract: ../shared/CONTRACTS.md).
+"""The ``mobilekit`` command line (contract: ../shared/CONTRACTS.md), on top of the library.
 
-Each sub-command names the function that runs it as "module:function"; the module is imported
-only when that sub-command runs, so ``--help`` is instant and ``inspect``/``bench`` never pull in
-TensorFlow. A handler takes the parsed arguments and returns the exit code; it raises
-``UsageError`` for bad input (exit 2) and ``PartialFailure`` when some items failed (exit 1).
+The sub-command table below names each command's handler in ``mobilekit.cli.commands``; a handler
+turns the parsed flags into one library call and prints its result. Handlers import the library
+when they run, so ``--help`` is instant and ``inspect``/``bench`` never pull in TensorFlow. The
+library never imports this package. A handler returns the exit code; ``UsageError`` means bad
+input (exit 2), ``PartialFailure`` that some items failed (exit 1).
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
 from typing import Callable
 
 from mobilekit import __version__
+from mobilekit.cli import flags
+from mobilekit.cli.flags import Parser
+from mobilekit.deploy.bundle import IO_TYPES, QUANT_MODES
 from mobilekit.errors import PartialFailure, UsageError
 
-BUILDER_NAMES = ("mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large")
-KINDS = ("separable", "standard", "spatial")
-PADDINGS = ("same", "symmetric")
-QUANT_MODES = ("fp32", "fp16", "dynamic", "int8", "int16x8", "qat-int8")
 
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports bad usage in one line (exit 2) instead of usage + error."""
-
-    def error(self, message: str):  # noqa: D102 - argparse hook
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def add_builder_flags(parser: argparse.ArgumentParser) -> None:
-    """The builder knobs shared by summary, export and compare."""
-    group = parser.add_argument_group("builder flags")
-    group.add_argument("--alpha", type=float, default=None, help="width multiplier (default 1.0)")
-    group.add_argument("--resolution", type=int, default=None, help="input height = width")
-    group.add_argument("--kind", choices=KINDS, default=None,
-                       help="conv kind of the builder's spatial convolutions (default separable)")
-    group.add_argument("--classes", type=int, default=None, help="number of output classes")
-    group.add_argument("--depth-multiplier", type=int, default=None,
-                       help="depthwise channel multiplier (mobilenet_v1)")
-    group.add_argument("--minimalistic", action="store_true", default=None,
-                       help="MobileNetV3 without SE, hard-swish and 5x5 kernels")
-    group.add_argument("--padding", choices=PADDINGS, default=None,
-                       help="stride-2 convs: TF 'same' (default) or 'symmetric' (k // 2 on every "
-                            "side; what XNNPACK sparse inference needs)")
-
-
-def builder_kwargs(args: argparse.Namespace) -> dict:
-    """The builder flags the user actually gave, as keyword arguments for ``models.build_model``."""
-    keys = ("alpha", "resolution", "kind", "classes", "depth_multiplier", "minimalistic", "padding")
-    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
-
-
-def _add_json(parser):
-    parser.add_argument("--json", action="store_true", help="machine output on stdout")
-
-
-def _add_quickstart(sub):
-    p = sub.add_parser("quickstart", help="the whole pipeline on the embedded data, offline")
+def _quickstart(p):
     p.add_argument("--out", default="export", help="where bundles and report.md go (default ./export)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs per variant")
     p.add_argument("--runs", type=int, default=None, help="timed runs per model and round")
-    _add_json(p)
-    p.set_defaults(handler="mobilekit.studies.quickstart:quickstart_command")
+    flags.add_json(p)
 
 
-def _add_summary(sub):
-    p = sub.add_parser("summary", help="per-layer params and MACs of a builder, Keras model or .tflite")
+def _summary(p):
     p.add_argument("model", help="builder name, run directory, .keras file or .tflite file")
-    add_builder_flags(p)
-    _add_json(p)
-    p.set_defaults(handler="mobilekit.nets.cost:summary_command")
+    flags.add_builder_flags(p)
+    flags.add_json(p)
 
 
-def _add_export(sub):
-    p = sub.add_parser("export", help="quantize, convert, verify and write one bundle")
+def _export(p):
     p.add_argument("model", help="run directory, .keras file or builder name (fresh weights)")
     p.add_argument("--quant", choices=QUANT_MODES, required=True)
-    p.add_argument("--io", choices=("float", "int8", "uint8"), default="float",
+    p.add_argument("--io", choices=IO_TYPES, default="float",
                    help="input/output type of integer models (default float)")
     p.add_argument("--out", default=None, help="bundle directory (default ./export/<bundle name>)")
     p.add_argument("--force", action="store_true", help="replace an existing bundle")
@@ -89,80 +47,68 @@ def _add_export(sub):
                    help="fail a trained quantized export below this top-1 agreement (default 0.98)")
     p.add_argument("--max-rel-diff", type=float, default=1e-4,
                    help="fail an fp32 export when max |diff| > this x max |output| (default 1e-4)")
-    add_builder_flags(p)
-    _add_json(p)
-    p.set_defaults(handler="mobilekit.deploy.export:export_command")
+    flags.add_builder_flags(p)
+    flags.add_json(p)
 
 
-def _add_bench(sub):
-    p = sub.add_parser("bench", help="latency of .tflite files or bundles on local or remote targets")
+def _bench(p):
     p.add_argument("paths", nargs="+", metavar="PATH", help=".tflite file or bundle directory")
-    p.add_argument("--target", action="append", default=None,
-                   help="local | ssh://[user@]host[:port] | qemu-aarch64[:CPU] | adb[:SERIAL] (repeatable)")
-    p.add_argument("--threads", default="1", help="thread counts, comma separated (default 1)")
-    p.add_argument("--kernels", choices=("xnnpack", "builtin"), default="xnnpack")
-    p.add_argument("--runs", type=int, default=50, help="minimum timed runs (default 50)")
-    p.add_argument("--warmup", type=int, default=5, help="warm-up runs (default 5)")
-    p.add_argument("--min-secs", type=float, default=1.0, help="minimum timed seconds (default 1)")
-    p.add_argument("--rounds", type=int, default=1,
-                   help="interleaved rounds over all models, in random order (default 1)")
-    p.add_argument("--cooldown", type=float, default=0.0, help="seconds to rest between rounds")
+    flags.add_target_flags(p)
+    flags.add_timing_flags(p, runs=50, rounds=1)
     p.add_argument("--input-shape", default=None, help="override the input shape, e.g. 1,224,224,3")
     p.add_argument("--input-seed", type=int, default=0, help="seed of the random input (default 0)")
-    p.add_argument("--api", choices=("interpreter", "compiled"), default="interpreter",
-                   help="LiteRT API the runner uses (default interpreter)")
     p.add_argument("--results", default=None, help="append rows to this JSON Lines file")
-    p.add_argument("--remote-python", default="python3", help="python on an ssh or adb target")
-    p.add_argument("--arm-root", default=None, help="arm64 root file system for qemu-aarch64")
-    p.add_argument("--benchmark-binary", default=None, help="benchmark_model binary for adb targets")
-    p.add_argument("--taskset", default=None, help="CPU mask for adb targets, e.g. f0 (big cores)")
-    _add_json(p)
-    p.set_defaults(handler="mobilekit.bench.schedule:bench_command")
+    flags.add_json(p)
 
 
-def _add_compare(sub):
-    p = sub.add_parser("compare", help="build, export and benchmark conv kinds side by side")
-    p.add_argument("model", help="builder name (or .tflite files to compare as they are)", nargs="+")
-    add_builder_flags(p)
-    p.add_argument("--kinds", default="standard,separable", help="comma separated conv kinds")
-    p.add_argument("--quant", default="fp32", help="comma separated quantization modes")
-    p.add_argument("--target", action="append", default=None, help="as for bench (repeatable)")
-    p.add_argument("--threads", default="1", help="thread counts, comma separated (default 1)")
-    p.add_argument("--runs", type=int, default=30, help="timed runs per model and round")
-    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
-    p.add_argument("--remote-python", default="python3")
-    p.add_argument("--arm-root", default=None)
+def _compare(p):
+    p.add_argument("model", nargs="+", help="builder name (or bundles / .tflite files to compare "
+                                            "as they are)")
+    flags.add_builder_flags(p, kind=False)
+    p.add_argument("--kinds", "--kind", type=flags.kind_list, default=["standard", "separable"],
+                   help="comma separated conv kinds or per-stage codes such as SSDDDDD "
+                        "(default standard,separable)")
+    p.add_argument("--quant", type=flags.quant_list, default=["fp32"],
+                   help=f"comma separated, of {', '.join(QUANT_MODES)} (default fp32)")
+    flags.add_target_flags(p)
+    flags.add_timing_flags(p, runs=30, rounds=5)
     p.add_argument("--out", default="compare", help="output directory (default ./compare)")
-    _add_json(p)
-    p.set_defaults(handler="mobilekit.studies.compare:compare_command")
+    flags.add_json(p)
 
 
-def _add_inspect(sub):
-    p = sub.add_parser("inspect", help="inputs, outputs, ops and XNNPACK delegation of a .tflite")
+def _inspect(p):
     p.add_argument("file", help=".tflite file or bundle directory")
-    _add_json(p)
-    p.set_defaults(handler="mobilekit.runtime.inspect:inspect_command")
+    flags.add_json(p)
 
 
-def _add_predict(sub):
-    p = sub.add_parser("predict", help="classify images with a bundle")
+def _predict(p):
     p.add_argument("bundle", help="bundle directory")
     p.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR")
     p.add_argument("--top", type=int, default=5)
-    _add_json(p)
-    p.set_defaults(handler="mobilekit.deploy.predict:predict_command")
+    flags.add_json(p)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="mobilekit", description=(
+#: name -> (help, flags) ; the handler is ``mobilekit.cli.commands.<name>``
+COMMANDS: dict[str, tuple[str, Callable]] = {
+    "quickstart": ("the whole pipeline on the embedded data, offline", _quickstart),
+    "summary": ("per-layer params and MACs of a builder, Keras model or .tflite", _summary),
+    "export": ("quantize, convert, verify and write one bundle", _export),
+    "bench": ("latency of .tflite files or bundles on local or remote targets", _bench),
+    "compare": ("build, export and benchmark conv kinds side by side", _compare),
+    "inspect": ("inputs, outputs, ops and XNNPACK delegation of a .tflite", _inspect),
+    "predict": ("classify images with a bundle", _predict),
+}
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="mobilekit", description=(
         "Standard vs depthwise-separable mobile vision models: build, train, export to "
         "TFLite/LiteRT, verify and benchmark on real devices."))
     parser.add_argument("--version", action="version", version=f"mobilekit {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
-    for add in (_add_quickstart, _add_summary, _add_export, _add_bench, _add_compare,
-                _add_inspect, _add_predict):
-        add(sub)
+    for name, (text, add_flags) in COMMANDS.items():
+        add_flags(sub.add_parser(name, help=text))
     return parser
 
 
@@ -183,10 +129,11 @@ def run_with_exit_codes(prog: str, work: Callable[[], int | None]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    module_name, func_name = args.handler.split(":")
 
     def work():
-        return getattr(importlib.import_module(module_name), func_name)(args)
+        from mobilekit.cli import commands
+
+        return getattr(commands, args.command)(args)
 
     return run_with_exit_codes(f"mobilekit {args.command}", work)
 

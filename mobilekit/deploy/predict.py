@@ -6,9 +6,6 @@ contract (CONTRACTS.md "Bundle") is tested here rather than described.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -106,21 +103,18 @@ class Classifier:
         return dequantize_output(self.interpreter.get_tensor(self._out), out["quantization"])[0]
 
     def top(self, path: str | Path, k: int) -> list[dict]:
+        """The ``k`` best classes of one image: [{"index", "label", "score"}]."""
         row = self.scores(path)
         order = np.argsort(-row, kind="stable")[:k]
         label = lambda i: self.labels[i] if i < len(self.labels) else str(i)  # noqa: E731
         return [{"index": int(i), "label": label(int(i)), "score": float(row[i])} for i in order]
 
 
-def predict_command(args: argparse.Namespace) -> int:
-    if args.top < 1:
-        raise UsageError(f"--top {args.top}: must be at least 1")
-    classifier = Classifier(args.bundle)
-    results = [{"image": str(p), "top": classifier.top(p, args.top)} for p in image_paths(args.images)]
-    for result in results:
-        best = ", ".join(f"{t['label']} {t['score']:.3f}" for t in result["top"])
-        print(f"{result['image']}: {best}", file=sys.stderr)
-    if args.json:
-        print(json.dumps({"bundle": str(args.bundle), "semantics": classifier.manifest["output"]["semantics"],
-                          "results": results}))
-    return 0
+def predict(bundle: str | Path, images: list[str], *, top: int = 5) -> dict:
+    """``mobilekit predict``: the contract's ``{"bundle", "semantics", "results"}``."""
+    if top < 1:
+        raise UsageError(f"--top {top}: must be at least 1")
+    classifier = Classifier(bundle)
+    results = [{"image": str(p), "top": classifier.top(p, top)} for p in image_paths(images)]
+    return {"bundle": str(bundle), "semantics": classifier.manifest["output"]["semantics"],
+            "results": results}

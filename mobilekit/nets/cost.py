@@ -14,18 +14,14 @@ the measured totals.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from mobilekit.nets import models
-from mobilekit.cli import builder_kwargs
 from mobilekit.errors import UsageError
 from mobilekit.keras import keras, layers
-from mobilekit.nets.layers import KINDS
+from mobilekit.nets import models
+from mobilekit.nets.config import KINDS, BuilderConfig
 
 
 def _conv_kind(kh: int, kw: int) -> str:
@@ -82,14 +78,30 @@ def _leaf_layers(model: keras.Model):
             yield layer
 
 
-def keras_summary(model: keras.Model, *, name: str | None = None,
-                  kind: str | None = None) -> dict:
-    """The CONTRACTS ``summary --json`` document of a Keras model."""
-    rows = [layer_cost(layer) for layer in _leaf_layers(model)]
-    return {"model": name or model.name, "kind": kind, "input_shape": _shape(model.input_shape),
-            "params": int(sum(r["params"] for r in rows)),
-            "kernel_params": int(sum(r["kernel_params"] for r in rows)),
-            "macs": int(sum(r["macs"] for r in rows)), "layers": rows}
+def keras_summary(model: keras.Model, config: BuilderConfig | None = None) -> dict:
+    """The CONTRACTS ``summary --json`` document of a Keras model; with the ``config`` it was
+    built from, every layer also carries its stage (``stages`` names them in order)."""
+    stages = models.layer_stages(model)
+    if config is not None and stages is None:  # a loaded model: its builder knows the stages
+        stages = models.layer_stages(models.build_model(config))
+    rows = []
+    for layer in _leaf_layers(model):
+        row = layer_cost(layer)
+        row["stage"] = stages.get(layer.name) if stages else None
+        rows.append(row)
+    summary = {"model": config.name if config else model.name,
+               "kind": config.kind if config else None,
+               "input_shape": _shape(model.input_shape),
+               "params": int(sum(r["params"] for r in rows)),
+               "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
+               "kernel_params": int(sum(r["kernel_params"] for r in rows)),
+               "macs": int(sum(r["macs"] for r in rows)), "layers": rows}
+    if config is not None:
+        summary["stages"] = [{"stage": i, "name": name, "kind": kind,
+                              "macs": sum(r["macs"] for r in rows if r["stage"] == i)}
+                             for i, (name, kind) in enumerate(zip(config.stage_names(),
+                                                                  config.stage_kinds))]
+    return summary
 
 
 def tflite_summary(path: str | Path) -> dict:
@@ -108,48 +120,59 @@ def tflite_summary(path: str | Path) -> dict:
                     "TRANSPOSE_CONV": "transposed"}.get(cost["op"]) or _conv_kind(*shape[1:3])
         rows.append({"name": f"{cost['index']}:{cost['op']}", "type": cost["op"], "kind": kind,
                      "output_shape": list(cost["output_shape"])[1:], "params": cost["params"],
-                     "kernel_params": kernel, "macs": cost["macs"]})
+                     "kernel_params": kernel, "macs": cost["macs"], "stage": None})
     inputs, _ = graph.io_tensors(path)
     return {"model": path.stem, "kind": None, "input_shape": inputs[0]["shape"][1:],
-            "params": graph.total_weights(path),
+            "params": graph.total_weights(path), "trainable_params": None,
             "kernel_params": int(sum(r["kernel_params"] for r in rows)),
             "macs": int(sum(r["macs"] for r in rows)), "layers": rows}
 
 
 
-def summarize_builder(name: str, **knobs) -> dict:
-    config = models.builder_config(name, **knobs)
-    return keras_summary(models.build_model(name, **knobs), name=name, kind=config["kind"])
+def summarize_builder(config: BuilderConfig) -> dict:
+    """The summary of a fresh build of ``config``, with the kind comparison (``kinds``)."""
+    summary = keras_summary(models.build_model(config), config)
+    summary["kinds"] = kind_comparison(config)
+    return summary
 
 
-def kind_comparison(name: str, **knobs) -> list[dict]:
-    """Measured totals of builder ``name`` in every kind beside the per-layer formulas' prediction.
-
-    ``analytic_vs_standard``: the standard build's MACs with each full KxK M->N conv that the
-    kind switch replaces (not e.g. the stem) scaled by 1/N + 1/K^2 (separable) or (1 + N/M)/K
-    (spatial), over the standard build's MACs.
-    """
-    knobs = {k: v for k, v in knobs.items() if k != "kind"}
-    built = {kind: models.build_model(name, kind=kind, **knobs) for kind in KINDS}
-    summaries = {kind: keras_summary(m, name=name, kind=kind) for kind, m in built.items()}
-    kept = {r["name"] for r in summaries["separable"]["layers"] if r["kind"] == "standard"}
-    changed = []
-    for layer in _leaf_layers(built["standard"]):
-        cost = layer_cost(layer)
-        if cost["kind"] == "standard" and cost["name"] not in kept:
-            k, _, m, n = layer.kernel.shape
-            changed.append((cost["macs"], {"standard": 1.0, "separable": 1 / n + 1 / k**2,
-                                           "spatial": (1 + n / m) / k}))
-    standard = summaries["standard"]["macs"]
+def kind_comparison(config: BuilderConfig) -> list[dict]:
+    """Measured totals of ``config`` in every kind (and as given, when per stage) beside the
+    per-layer formulas' prediction (``analytic_vs_standard``, see ``analytic_macs_ratio``)."""
+    variants = {kind: config.replace(kind=kind) for kind in KINDS}
+    if config.kind not in variants:
+        variants[config.kind_label] = config
+    built = {label: models.build_model(c) for label, c in variants.items()}
+    standard = built["standard"]
     rows = []
-    for kind in ("standard", "separable", "spatial"):
-        predicted = standard - sum(macs * (1 - ratio[kind]) for macs, ratio in changed)
-        measured = summaries[kind]
-        rows.append({"kind": kind, "params": measured["params"],
+    for label, model in built.items():
+        measured = keras_summary(model)
+        rows.append({"kind": label, "params": measured["params"],
                      "kernel_params": measured["kernel_params"], "macs": measured["macs"],
-                     "macs_vs_standard": measured["macs"] / standard,
-                     "analytic_vs_standard": predicted / standard})
+                     "macs_vs_standard": measured["macs"] / keras_summary(standard)["macs"],
+                     "analytic_vs_standard": analytic_macs_ratio(variants[label], standard)})
     return rows
+
+
+def analytic_macs_ratio(config: BuilderConfig, standard: keras.Model) -> float:
+    """The MACs of ``config`` over its standard build's, predicted from the standard build alone:
+    each full KxK M->N conv in a stage the kind switch changes scaled by 1/N + 1/K^2
+    (separable) or (1 + N/M)/K (spatial), by the kind of its stage."""
+    stages = models.layer_stages(standard)
+    kinded = config.kinded_stages()
+    total = predicted = 0
+    for layer in _leaf_layers(standard):
+        cost = layer_cost(layer)
+        total += cost["macs"]
+        stage = stages[layer.name]
+        if cost["kind"] != "standard" or stage not in kinded:
+            predicted += cost["macs"]
+            continue
+        k, _, m, n = layer.kernel.shape
+        ratio = {"standard": 1.0, "separable": 1 / n + 1 / k**2,
+                 "spatial": (1 + n / m) / k}[config.stage_kinds[stage]]
+        predicted += cost["macs"] * ratio
+    return predicted / total
 
 
 def _millions(n: int) -> str:
@@ -158,14 +181,20 @@ def _millions(n: int) -> str:
 
 def format_table(summary: dict) -> str:
     """Human per-layer table (layers without params or MACs are left out)."""
-    lines = [f"{'layer':<44} {'type':<22} {'kind':<10} {'output':<16} {'params':>10} "
-             f"{'MACs':>14}"]
+    lines = [f"{'layer':<44} {'stage':>5} {'type':<22} {'kind':<10} {'output':<16} "
+             f"{'params':>10} {'MACs':>14}"]
     for r in summary["layers"]:
         if r["params"] or r["macs"]:
             shape = "x".join(str(d) for d in r["output_shape"])
-            lines.append(f"{r['name'][:44]:<44} {r['type'][:22]:<22} {r['kind'] or '':<10} "
-                         f"{shape:<16} {r['params']:>10,} {r['macs']:>14,}")
-    lines.append(f"{summary['model']} ({summary['kind'] or 'kind n/a'}), input "
+            stage = "" if r.get("stage") is None else r["stage"]
+            lines.append(f"{r['name'][:44]:<44} {stage:>5} {r['type'][:22]:<22} "
+                         f"{r['kind'] or '':<10} {shape:<16} {r['params']:>10,} {r['macs']:>14,}")
+    for stage in summary.get("stages", []):
+        lines.append(f"stage {stage['stage']} ({stage['name']}): {stage['kind']}, "
+                     f"{_millions(stage['macs'])} MACs")
+    kind = summary["kind"]
+    kind = "kind n/a" if kind is None else kind if isinstance(kind, str) else ",".join(kind)
+    lines.append(f"{summary['model']} ({kind}), input "
                  f"{'x'.join(str(d) for d in summary['input_shape'])}: params "
                  f"{summary['params']:,} (kernels {summary['kernel_params']:,}), MACs "
                  f"{summary['macs']:,} ({_millions(summary['macs'])})")
@@ -175,51 +204,27 @@ def format_table(summary: dict) -> str:
 def format_kinds(rows: list[dict]) -> str:
     lines = ["kind comparison (analytic per KxK layer M->N: separable/standard = 1/N + 1/K^2, "
              "spatial/standard = (1 + N/M)/K)",
-             f"{'kind':<10} {'params':>12} {'kernel params':>14} {'MACs':>12} "
+             f"{'kind':<16} {'params':>12} {'kernel params':>14} {'MACs':>12} "
              f"{'measured/std':>13} {'analytic/std':>13}"]
     for r in rows:
-        lines.append(f"{r['kind']:<10} {r['params']:>12,} {r['kernel_params']:>14,} "
+        lines.append(f"{r['kind']:<16} {r['params']:>12,} {r['kernel_params']:>14,} "
                      f"{_millions(r['macs']):>12} {r['macs_vs_standard']:>13.4f} "
                      f"{r['analytic_vs_standard']:>13.4f}")
     return "\n".join(lines)
 
 
-def summary_command(args: argparse.Namespace) -> int:
-    """``mobilekit summary MODEL``: a builder name (+ builder flags), run dir / .keras, or .tflite."""
-    knobs = builder_kwargs(args)
-    target = args.model
-    kinds = None
-    if target in models.BUILDERS:
-        summary = summarize_builder(target, **knobs)
-        kinds = kind_comparison(target, **knobs)
-        summary["kinds"] = kinds
-    else:
-        if knobs:
-            raise UsageError(f"builder flags ({', '.join(sorted(knobs))}) apply only to builder "
-                             f"names ({', '.join(models.BUILDERS)}), not to {target}")
-        path = Path(target)
-        if not path.exists():
-            raise UsageError(f"{target}: not a builder name ({', '.join(models.BUILDERS)}) "
-                             f"nor an existing file or run directory")
-        is_bundle = (path / "manifest.json").is_file()
-        summary = tflite_summary(path) if path.suffix == ".tflite" or is_bundle \
-            else _saved_summary(path)
-    print(format_table(summary), file=sys.stderr)
-    if kinds:
-        print(format_kinds(kinds), file=sys.stderr)
-    if args.json:
-        print(json.dumps(summary))
-    return 0
+def summarize(model: str | BuilderConfig, *, trust: bool = False) -> dict:
+    """The ``summary --json`` document of a builder configuration, a .tflite file or bundle, or a
+    run directory / .keras file (named and staged by its run.json when present)."""
+    if isinstance(model, BuilderConfig):
+        return summarize_builder(model)
+    path = Path(model)
+    if not path.exists():
+        raise UsageError(f"{model}: not a builder name ({', '.join(models.BUILDERS)}) "
+                         f"nor an existing file or run directory")
+    if path.suffix == ".tflite" or (path / "manifest.json").is_file():
+        return tflite_summary(path)
+    from mobilekit.train import run_dir
 
-
-def _saved_summary(path: Path) -> dict:
-    """A run directory's or .keras file's summary, named and kinded by run.json when present."""
-    run_json = (path if path.is_dir() else path.parent) / "run.json"
-    builder = {}
-    if run_json.is_file():
-        try:
-            builder = json.loads(run_json.read_text(encoding="utf-8")).get("builder") or {}
-        except ValueError:
-            raise UsageError(f"{run_json}: not valid JSON") from None
-    model = models.load_keras(path)
-    return keras_summary(model, name=builder.get("name"), kind=builder.get("kind"))
+    config = run_dir.run_builder(run_dir.read_run(path))
+    return keras_summary(run_dir.load_keras(path, trust=trust), config)

@@ -30,21 +30,13 @@ but not this order, which stays MUL, ADD (fused ReLU6), MUL.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from mobilekit.errors import UsageError
 from mobilekit.keras import keras, layers
+from mobilekit.nets.specs import Names, Norm, make_divisible
 
 KINDS = ("separable", "standard", "spatial")
 PADDINGS = ("same", "symmetric")
 ACTIVATIONS = ("relu", "relu6", "hard_swish", "linear")
-
-
-def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
-    """Round channels to a multiple of ``divisor`` without losing more than 10 % (MobileNetV2/V3)."""
-    min_value = divisor if min_value is None else min_value
-    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
 
 
 def padded(x, kernel, stride, *, padding: str, dilation=1, name: str):
@@ -101,32 +93,8 @@ class HardSigmoid(ShiftedReLU6):
         return super().call(inputs) * (1.0 / 6.0)
 
 
-@dataclass(frozen=True)
-class Names:
-    """How a block names its layers, so builders can match keras.applications' names.
-
-    ``template`` holds ``{role}`` (e.g. "block_3_{role}"); ``bn`` and ``act`` name the BN and
-    activation layers after a conv, with ``{}`` standing for the conv's name (e.g. "bn_{}").
-    """
-
-    template: str
-    bn: str = "{}_bn"
-    act: str = "{}_act"
-
-    def __call__(self, role: str) -> str:
-        return self.template.format(role=role)
-
-
 def as_names(name: str | Names) -> Names:
     return name if isinstance(name, Names) else Names(f"{name}_{{role}}")
-
-
-@dataclass(frozen=True)
-class Norm:
-    """Batch-norm settings shared by a whole network (keras.applications: V1 0.99, V2/V3 0.999)."""
-
-    momentum: float = 0.99
-    epsilon: float = 1e-3
 
 
 def activation(x, act: str, name: str):

@@ -12,11 +12,42 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable, NamedTuple
 
-from mobilekit.nets.layers import Names, Norm, make_divisible
+
+
+def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """Round channels to a multiple of ``divisor`` without losing more than 10 % (MobileNetV2/V3)."""
+    min_value = divisor if min_value is None else min_value
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+@dataclass(frozen=True)
+class Names:
+    """How a block names its layers, so builders can match keras.applications' names.
+
+    ``template`` holds ``{role}`` (e.g. "block_3_{role}"); ``bn`` and ``act`` name the BN and
+    activation layers after a conv, with ``{}`` standing for the conv's name (e.g. "bn_{}").
+    """
+
+    template: str
+    bn: str = "{}_bn"
+    act: str = "{}_act"
+
+    def __call__(self, role: str) -> str:
+        return self.template.format(role=role)
+
+
+@dataclass(frozen=True)
+class Norm:
+    """Batch-norm settings shared by a whole network (keras.applications: V1 0.99, V2/V3 0.999)."""
+
+    momentum: float = 0.99
+    epsilon: float = 1e-3
 
 
 class Row(NamedTuple):
-    """One table row. ``block``: "ds" (depthwise-separable unit, V1) or "ir" (inverted residual)."""
+    """One table row. ``block``: "ds" (depthwise-separable unit, V1) or "ir" (inverted residual).
+    ``stage``: set only in tables that name their stages; otherwise a stride-2 row starts one."""
 
     block: str
     filters: int
@@ -25,6 +56,7 @@ class Row(NamedTuple):
     expansion: float = 1.0
     se: float = 0.0
     act: str = "relu6"
+    stage: int | None = None
 
 
 class Block(NamedTuple):
@@ -39,6 +71,7 @@ class Block(NamedTuple):
     se: float
     act: str
     names: Names
+    stage: int
 
 
 @dataclass(frozen=True)
@@ -59,6 +92,8 @@ class NetSpec:
     norm: Norm
     depth_multiplier: bool = False               # the V1 knob
     minimalistic: bool = False                   # the V3 knob
+    native_kind: str = "separable"               # the kind of the reference model (default)
+    resolution: int = 224                        # the default input size
 
 
 class Plan(NamedTuple):
@@ -69,16 +104,46 @@ class Plan(NamedTuple):
 
 
 def decode(spec: NetSpec, alpha: float) -> Plan:
-    """Channels and names of every block at width ``alpha`` (pure Python: cheap to validate)."""
+    """Channels, names and stages of every block at width ``alpha`` (pure Python: cheap)."""
     stem = spec.stem(alpha)
     blocks, channels = [], stem
-    for i, row in enumerate(spec.rows):
+    for i, (row, stage) in enumerate(zip(spec.rows, row_stages(spec))):
         filters = spec.width(row.filters, alpha)
         blocks.append(Block(row.block, filters, row.kernel, row.stride, row.expansion,
                             spec.expanded(channels, row.expansion), row.se, row.act,
-                            spec.block_names(i)))
+                            spec.block_names(i), stage))
         channels = filters
     return Plan(stem, blocks, spec.last_conv(channels, alpha), spec.hidden(alpha))
+
+
+def channels(spec: NetSpec, alpha: float) -> list[int]:
+    """The stem's and every block's output channels at width ``alpha``."""
+    plan = decode(spec, alpha)
+    return [plan.stem] + [b.filters for b in plan.blocks]
+
+
+def row_stages(spec: NetSpec) -> list[int]:
+    """The stage of every row: the table's own ``stage`` column, or a new stage at each stride-2
+    row (rows before the first stride-2 row form stage 1; stage 0 is the stem)."""
+    if any(row.stage is not None for row in spec.rows):
+        return [row.stage for row in spec.rows]
+    stages, stage = [], 0
+    for i, row in enumerate(spec.rows):
+        if i == 0 or row.stride > 1:
+            stage += 1
+        stages.append(stage)
+    return stages
+
+
+def stage_count(spec: NetSpec) -> int:
+    """Stem + the body's stages + head."""
+    return max(row_stages(spec)) + 2
+
+
+def kinded_stages(spec: NetSpec) -> set[int]:
+    """The stages whose convolutions the kind switch changes: the body's (the stem keeps its
+    standard form and the classifier head has only 1x1 convolutions)."""
+    return set(row_stages(spec))
 
 
 def minimal(spec: NetSpec) -> NetSpec:
@@ -217,3 +282,11 @@ MOBILENET_V3_LARGE = NetSpec(
     hidden=_above_one(1280),
     **_V3,
 )
+
+
+BUILDERS: dict[str, NetSpec] = {
+    "mobilenet_v1": MOBILENET_V1,
+    "mobilenet_v2": MOBILENET_V2,
+    "mobilenet_v3_small": MOBILENET_V3_SMALL,
+    "mobilenet_v3_large": MOBILENET_V3_LARGE,
+}

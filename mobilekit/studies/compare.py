@@ -1,63 +1,76 @@
 """``mobilekit compare``: the same builder in several conv kinds and quantizations, side by side.
 
-Each variant is built with fresh weights (latency does not depend on what the weights learned),
-exported through the export module, and all variants are benchmarked interleaved in randomised
-rounds on every target, so drift and heat hit them equally. Existing ``.tflite`` files or bundles
-can be compared as they are.
+Each variant is built once with fresh weights (latency does not depend on what the weights
+learned; batch-norm statistics come from data so int8 graphs are a trained model's), exported
+through the export module, and all variants are benchmarked interleaved in randomised rounds on
+every target, so drift and heat hit them equally. Existing ``.tflite`` files or bundles can be
+compared as they are.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
-from mobilekit.errors import UsageError
+from mobilekit.nets.config import BuilderConfig
 
 CALIBRATION_IMAGES = 64
 
 
-def _split(value: str, flag: str, allowed: tuple[str, ...]) -> list[str]:
-    items = [v.strip() for v in value.split(",") if v.strip()]
-    bad = [v for v in items if v not in allowed]
-    if bad or not items:
-        raise UsageError(f"{flag}: unknown value {','.join(bad) or value!r} "
-                         f"(choose from {', '.join(allowed)})")
-    return items
+def compare(config: BuilderConfig, *, kinds: list, quants: list[str], out_dir: str | Path,
+            **timing) -> list[dict]:
+    """Export ``config`` in every kind of ``kinds`` (kind names or per-stage lists) and quant of
+    ``quants`` into ``out_dir``, benchmark them (``timing``: ``bench.schedule.benchmark``'s
+    keywords) and write the report; returns the report's rows."""
+    variants = list(dict.fromkeys(config.replace(kind=kind) for kind in kinds))
+    out_dir = Path(out_dir)
+    manifests = build_variants(variants, quants, out_dir)
+    title = f"mobilekit compare: {config.name} " + ", ".join(v.kind_label for v in variants)
+    notes = ["fresh (untrained) weights with batch-norm statistics from data: latency and MACs "
+             "do not depend on what the weights learned"]
+    return _measure_and_report(manifests, [out_dir / m["name"] for m in manifests], out_dir,
+                               title, notes, timing)
 
 
-def build_variants(builder: str, knobs: dict, kinds: list[str], quants: list[str],
-                   out_dir: Path) -> list[dict]:
-    """Export one bundle per kind x quantization into ``out_dir``; return their manifests."""
+def compare_files(paths: list[str | Path], *, out_dir: str | Path, **timing) -> list[dict]:
+    """Benchmark existing bundles or .tflite files side by side and write the report."""
+    from mobilekit.errors import UsageError
+
+    paths = [Path(p) for p in paths]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise UsageError(f"{missing[0]}: no such builder, bundle or file")
+    manifests = describe_existing(paths)
+    title = "mobilekit compare: " + ", ".join(m["name"] for m in manifests)
+    return _measure_and_report(manifests, paths, Path(out_dir), title, [], timing)
+
+
+def build_variants(variants: list[BuilderConfig], quants: list[str], out_dir: Path) -> list[dict]:
+    """One bundle per configuration x quantization in ``out_dir``; their manifests, each with
+    the analytic MAC ratio of its kind against the standard build."""
     from mobilekit import data
-    from mobilekit.nets import cost, models
     from mobilekit.deploy.bundle import bundle_name
     from mobilekit.deploy.export import export_bundle
+    from mobilekit.nets import cost, models
 
-    analytic = {r["kind"]: r["analytic_vs_standard"] for r in cost.kind_comparison(builder, **knobs)}
+    images = data.normalize(data.embedded_arrays("train", resolution=variants[0].resolution,
+                                                 count=CALIBRATION_IMAGES)[0])
+    built = {v: models.build_model(v) for v in variants}
+    standard = next((m for v, m in built.items() if v.kind == "standard"), None) \
+        or models.build_model(variants[0].replace(kind="standard"))
     manifests = []
-    for kind in kinds:
-        config = models.builder_config(builder, **dict(knobs, kind=kind))
-        images, _ = data.embedded_arrays("train", resolution=config["resolution"],
-                                         count=CALIBRATION_IMAGES)
-        images = data.normalize(images)
-        model = models.calibrate_batch_norm(  # fresh weights, trained-like int8 ranges
-            models.build_model(builder, **dict(knobs, kind=kind)), images)
+    for config, model in built.items():
+        models.calibrate_batch_norm(model, images)  # fresh weights, trained-like int8 ranges
         for quant in quants:
             name = bundle_name(config, quant)
             print(f"[compare] exporting {name}", file=sys.stderr, flush=True)
             manifest = export_bundle(
-                model, out_dir / name, quant=quant, name=name, labels=_labels(config),
-                builder=config, trained=False, normalization=data.NORMALIZATION,
-                calibration=images, replace=True)
-            manifest["analytic_macs_ratio"] = analytic[kind]
+                model, out_dir / name, quant=quant, name=name,
+                labels=[f"class_{i}" for i in range(config.classes)], builder=config,
+                trained=False, normalization=data.NORMALIZATION, calibration=images, replace=True)
+            manifest["analytic_macs_ratio"] = cost.analytic_macs_ratio(config, standard)
             manifests.append(manifest)
     return manifests
-
-
-def _labels(config: dict) -> list[str]:
-    return [f"class_{i}" for i in range(config["classes"])]
 
 
 def describe_existing(paths: list[Path]) -> list[dict]:
@@ -77,43 +90,19 @@ def describe_existing(paths: list[Path]) -> list[dict]:
     return records
 
 
-def compare_command(args: argparse.Namespace) -> int:
-    from mobilekit.bench import schedule as bench
-    from mobilekit.nets import models
+def _measure_and_report(manifests: list[dict], paths: list[Path], out_dir: Path, title: str,
+                        notes: list[str], timing: dict) -> list[dict]:
+    from mobilekit.bench import schedule
     from mobilekit.studies import report
-    from mobilekit.cli import KINDS, QUANT_MODES, builder_kwargs
-
-    out_dir = Path(args.out)
-    targets = args.target or ["local"]
-    threads = bench.parse_threads(args.threads)
-    if len(args.model) == 1 and args.model[0] in models.BUILDERS:
-        builder = args.model[0]
-        kinds = _split(args.kinds, "--kinds", KINDS)
-        quants = _split(args.quant, "--quant", QUANT_MODES)
-        knobs = {k: v for k, v in builder_kwargs(args).items() if k != "kind"}
-        models.builder_config(builder, **knobs)  # bad knobs fail here, before any export
-        manifests = build_variants(builder, knobs, kinds, quants, out_dir)
-        title = f"mobilekit compare: {builder} " + ", ".join(kinds)
-        paths = [out_dir / m["name"] for m in manifests]
-    else:
-        paths = [Path(p) for p in args.model]
-        missing = [str(p) for p in paths if not p.exists()]
-        if missing:
-            raise UsageError(f"{missing[0]}: no such builder, bundle or file "
-                             f"(builders: {', '.join(models.BUILDERS)})")
-        manifests = describe_existing(paths)
-        title = "mobilekit compare: " + ", ".join(m["name"] for m in manifests)
 
     results = out_dir / "results.jsonl"
+    out_dir.mkdir(parents=True, exist_ok=True)
     results.unlink(missing_ok=True)
-    rows = bench.benchmark(paths, targets=targets, threads=threads, runs=args.runs,
-                           rounds=args.rounds, results=results, options=args)
+    rows = schedule.benchmark(paths, results=results, **timing)
     table_rows = report.variant_rows(manifests, rows)
-    notes = [f"targets: {', '.join(targets)}; threads: {args.threads}; {args.rounds} "
-             f"interleaved rounds of >= {args.runs} runs each",
-             "fresh (untrained) weights: latency and MACs do not depend on what the weights learned"]
+    targets = ", ".join(timing.get("targets") or ["local"])
+    threads = ",".join(map(str, timing.get("threads", [1])))
+    notes = [f"targets: {targets}; threads: {threads}; {timing.get('rounds', 1)} interleaved "
+             f"rounds of >= {timing.get('runs', 50)} runs each", *notes]
     report.write_report(out_dir, title, table_rows, notes)
-    print(report.format_table(table_rows), file=sys.stderr)
-    if args.json:
-        print(json.dumps(table_rows))
-    return 1 if any(r.get("error") for r in rows) else 0
+    return table_rows

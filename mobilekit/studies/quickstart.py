@@ -8,19 +8,19 @@ benchmarked locally with XNNPACK in interleaved rounds. ``mobilekit quickstart``
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
 from mobilekit.fsutil import atomic_write_text, staged_dir
+from mobilekit.nets.config import BuilderConfig
 
 #: MobileNetV1 is the cleanest standard-vs-separable pair (the paper's "Conv MobileNet"): the
 #: standard variant has ~8x the MACs. At alpha 0.5 and 64x64 the separable variant is the
 #: narrowest that learns the embedded task within a few minutes of CPU training (alpha 0.25
 #: stays under 40 % after 8 epochs); a raised learning rate makes up for the short schedule.
-BUILDER = {"name": "mobilenet_v1", "alpha": 0.5, "resolution": 64}
+BUILDER = BuilderConfig("mobilenet_v1", alpha=0.5, resolution=64, classes=8)
 KINDS = ("standard", "separable")
 QUANTS = ("fp32", "int8")
 EPOCHS = 10
@@ -51,7 +51,7 @@ def run_quickstart(out_dir: Path, *, epochs: int = EPOCHS, runs: int = 30, round
 
     out_dir = Path(out_dir)
     started = time.monotonic()
-    resolution = BUILDER["resolution"]
+    resolution = BUILDER.resolution
     labels = list(data.EMBEDDED_LABELS)
     _progress(f"generating the embedded dataset ({len(labels)} classes, {resolution}x{resolution})")
     train_split = data.embedded_arrays("train", resolution=resolution, count=train_images)
@@ -60,13 +60,12 @@ def run_quickstart(out_dir: Path, *, epochs: int = EPOCHS, runs: int = 30, round
     calibration = data.normalize(train_split[0][:CALIBRATION_IMAGES])
     verification = (data.normalize(test_split[0]), test_split[1])
 
-    builder = BUILDER["name"]
-    knobs = {"alpha": BUILDER["alpha"], "resolution": resolution, "classes": len(labels)}
-    analytic = {r["kind"]: r["analytic_vs_standard"] for r in cost.kind_comparison(builder, **knobs)}
     manifests, bundles = [], []
     for kind in KINDS:
-        config = models.builder_config(builder, kind=kind, **knobs)
-        model = models.build_model(builder, kind=kind, **knobs)
+        config = BUILDER.replace(kind=kind)
+        model = models.build_model(config)
+        if kind == "standard":
+            standard = model
         run_dir = out_dir / "runs" / kind
         _progress(f"training {kind} for {epochs} epochs -> {run_dir}")
         with staged_dir(run_dir, replace=True) as staging:  # a rerun replaces the old run whole
@@ -81,7 +80,8 @@ def run_quickstart(out_dir: Path, *, epochs: int = EPOCHS, runs: int = 30, round
                 model, out_dir / name, quant=quant, name=name, labels=labels, builder=config,
                 trained=True, normalization=data.NORMALIZATION, calibration=calibration,
                 verification=verification, replace=True, min_agreement=MIN_AGREEMENT)
-            manifests.append({**manifest, "analytic_macs_ratio": analytic[kind]})
+            manifests.append({**manifest,
+                              "analytic_macs_ratio": cost.analytic_macs_ratio(config, standard)})
             bundles.append(out_dir / name)
 
     _progress(f"benchmarking {len(bundles)} bundles locally, {rounds} interleaved rounds")
@@ -89,7 +89,7 @@ def run_quickstart(out_dir: Path, *, epochs: int = EPOCHS, runs: int = 30, round
     atomic_write_text(out_dir / "results.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     table_rows = report.variant_rows(manifests, rows)
     minutes = (time.monotonic() - started) / 60
-    notes = [f"builder {builder} alpha {BUILDER['alpha']} at {resolution}x{resolution}, "
+    notes = [f"builder {BUILDER.name} alpha {BUILDER.alpha} at {resolution}x{resolution}, "
              f"{len(labels)} classes of the embedded dataset; {epochs} epochs on {train_images} "
              f"images; accuracy on {test_images} held-out test images",
              f"local target, 1 thread, XNNPACK; {rounds} interleaved rounds of >= {runs} runs",
@@ -102,14 +102,3 @@ def run_quickstart(out_dir: Path, *, epochs: int = EPOCHS, runs: int = 30, round
                                notes)
     _progress(f"done in {minutes:.1f} min; report: {path}")
     return table_rows
-
-
-def quickstart_command(args: argparse.Namespace) -> int:
-    from mobilekit.studies import report
-
-    options = {k: v for k, v in (("epochs", args.epochs), ("runs", args.runs)) if v is not None}
-    rows = run_quickstart(Path(args.out), **options)
-    print(report.format_table(rows), file=sys.stderr)
-    if args.json:
-        print(json.dumps(rows))
-    return 1 if any(r.get("error") for r in rows) else 0

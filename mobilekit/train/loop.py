@@ -28,6 +28,8 @@ from mobilekit.data.pipeline import array_dataset
 from mobilekit.errors import UsageError
 from mobilekit.fsutil import atomic_write_text, staged_dir
 from mobilekit.keras import keras, tf
+from mobilekit.nets.config import BuilderConfig
+from mobilekit.train.run_dir import save_run
 
 DEFAULT_SCHEDULE = {
     "optimizer": "adamw",      # or "sgd" (momentum 0.9, nesterov)
@@ -48,10 +50,10 @@ CHECKPOINTS = "checkpoints"
 STATE = "state.json"
 
 
-def default_schedule(builder: dict | None = None, **overrides) -> dict:
+def default_schedule(builder: BuilderConfig | None = None, **overrides) -> dict:
     """The schedule for a builder: the defaults, the builder's departures, then ``overrides``."""
     schedule = dict(DEFAULT_SCHEDULE)
-    schedule.update(BUILDER_SCHEDULE.get((builder or {}).get("name"), {}))
+    schedule.update(BUILDER_SCHEDULE.get(builder.name if builder else None, {}))
     unknown = set(overrides) - set(DEFAULT_SCHEDULE)
     if unknown:
         raise TypeError(f"unknown schedule settings: {', '.join(sorted(unknown))}")
@@ -155,7 +157,7 @@ def writes_run(strategy) -> bool:
 
 
 def train(model, train, val, *, run_dir, labels: list[str], epochs: int, batch_size: int = 64,
-          seed: int = 0, builder: dict | None = None, dataset_info: dict | None = None,
+          seed: int = 0, builder: BuilderConfig | None = None, dataset_info: dict | None = None,
           resume: bool = False, test=None, strategy=None, callbacks=(), verbose: int | str = "auto",
           finalize: Callable | None = None, run_info: dict | None = None, **schedule) -> dict:
     """Fit ``model`` for ``epochs``, checkpointing each epoch; write RUN and return run.json.
@@ -227,7 +229,7 @@ def train(model, train, val, *, run_dir, labels: list[str], epochs: int, batch_s
                 history.setdefault("train_images_per_s", []).append(n_train / seconds)
             checkpoints.save(epoch + 1, history)
     except KeyboardInterrupt:
-        _write_history(write_dir, history)
+        write_history(write_dir, history)
         done = len(history.get("loss", []))
         print(f"interrupted: epochs 1-{done} are checkpointed in {run_dir / CHECKPOINTS}; "
               f"rerun with --resume to continue", file=sys.stderr)
@@ -241,7 +243,7 @@ def train(model, train, val, *, run_dir, labels: list[str], epochs: int, batch_s
     if history.get("train_images_per_s"):
         metrics["train_images_per_s"] = round(float(np.median(history["train_images_per_s"])), 1)
     run = {
-        "builder": builder,
+        "builder": builder.to_json() if builder else None,
         "input": {"shape": [int(d) for d in final.input_shape[1:]], "normalization": NORMALIZATION,
                   "resize": "bilinear", "crop": "none"},
         "dataset": dataset_info or {},
@@ -256,7 +258,8 @@ def train(model, train, val, *, run_dir, labels: list[str], epochs: int, batch_s
                        "elapsed_seconds": round(time.perf_counter() - started, 3)},
     }
     run.update(run_info or {})
-    save_run(final, write_dir, labels=labels, run=run, history=history)
+    write_history(write_dir, history)
+    save_run(final, write_dir, labels=labels, run=run)  # run.json last: it marks a finished run
     if write_dir != run_dir:
         shutil.rmtree(write_dir, ignore_errors=True)
     return run
@@ -304,29 +307,7 @@ def _accuracy(model, data, batch_size: int, classes: int) -> float:
     return correct / max(total, 1)
 
 
-def save_run(model, run_dir, *, labels: list[str], run: dict, history: dict) -> None:
-    """model.keras, labels.txt, run.json and history.json/png, each written atomically."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    # model.keras carries architecture and weights; the training state (optimizer, schedule) lives
-    # in checkpoints/. Recompiling drops the custom schedule so any tf_keras can load the file.
-    with model.distribute_strategy.scope():
-        model.compile(loss=keras.losses.CategoricalCrossentropy(),
-                      metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
-    fd, tmp = tempfile.mkstemp(prefix=".model.", suffix=".keras", dir=run_dir)
-    os.close(fd)
-    try:
-        model.save(tmp)
-        os.replace(tmp, run_dir / "model.keras")
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    atomic_write_text(run_dir / "labels.txt", "".join(f"{label}\n" for label in labels))
-    _write_history(run_dir, history)
-    atomic_write_text(run_dir / "run.json", json.dumps(run, indent=2) + "\n")
-
-
-def _write_history(run_dir: Path, history: dict) -> None:
+def write_history(run_dir: Path, history: dict) -> None:
     atomic_write_text(run_dir / "history.json", json.dumps(history, indent=2) + "\n")
     if history.get("loss"):
         _plot_history(run_dir / "history.png", history)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import importlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from mobilekit.errors import UsageError
 
@@ -23,6 +23,16 @@ _SCHEMES = (
     ("qemu-aarch64", "mobilekit.bench.targets.qemu:QemuTarget"),
     ("adb", "mobilekit.bench.targets.adb:AdbTarget"),
 )
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """What targets other than ``local`` need to know (the command line's target flags)."""
+
+    remote_python: str = "python3"        # python on an ssh or adb target
+    arm_root: str | None = None           # arm64 root file system of qemu-aarch64
+    benchmark_binary: str | None = None   # benchmark_model binary for adb targets
+    taskset: str | None = None            # CPU mask for adb targets
 
 
 class Target:
@@ -45,9 +55,8 @@ class Target:
         return f"{type(self).__name__}({self.spec!r})"
 
 
-def resolve_target(spec: str, options: Any = None) -> Target:
-    """The target for a ``--target`` string; ``options`` carries remote_python, arm_root,
-    benchmark_binary and taskset (an argparse Namespace or any object with those attributes)."""
+def resolve_target(spec: str, options: TargetOptions | None = None) -> Target:
+    """The target for a ``--target`` string."""
     if spec == "local":
         from mobilekit.bench.targets.local import LocalTarget
 
@@ -56,7 +65,7 @@ def resolve_target(spec: str, options: Any = None) -> Target:
         if spec.startswith(prefix):
             module_name, class_name = where.split(":")
             cls = getattr(importlib.import_module(module_name), class_name)
-            return cls(spec, options)
+            return cls(spec, options or TargetOptions())
     raise UsageError(
         f"--target {spec!r}: expected local, ssh://[user@]host[:port], qemu-aarch64[:CPU] or adb[:SERIAL]")
 
