@@ -2,7 +2,7 @@
 
 Both sides get fresh weights with batch-norm statistics from the same images (as a trained
 model has; see mobilekit.nets.models.calibrate_batch_norm), the same resolution and the same
-exporter; all bundles are then measured interleaved by ``mobilekit.bench.benchmark`` so drift affects both alike. Prints median
+exporter; all bundles are then measured interleaved by ``mobilekit.bench.schedule.benchmark`` so drift affects both alike. Prints median
 latency per model and the mobilekit / keras.applications ratio (goal: fp32 <= 1.03, V3-Small int8
 <= 0.45).
 

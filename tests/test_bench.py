@@ -15,7 +15,6 @@ from mobilekit.runtime import stats
 from mobilekit.errors import PartialFailure, UsageError
 from mobilekit.bench.targets import Target, resolve_target, rows_from_output, runtime_files
 from mobilekit.bench.targets.local import LocalTarget
-from tflite_fixtures import tflite_models  # noqa: F401 - fixture
 
 FAST = {"runs": 3, "warmup": 0, "min_secs": 0.0}
 

@@ -6,10 +6,11 @@ import json
 import pytest
 
 from mobilekit.nets.config import BuilderConfig
+from tflite_fixtures import to_tflite
 from mobilekit import cli
 from mobilekit.nets import cost, models
 from mobilekit.nets import layers as mk
-from mobilekit.keras import keras, layers, tf
+from mobilekit.keras import keras, layers
 
 
 def _within(value, target, rel):
@@ -73,7 +74,7 @@ def test_kind_comparison_predicts_v1_separable_exactly():
 
 
 def _tflite(model, path):
-    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    path.write_bytes(to_tflite(model))
     return path
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mobilekit.train import recipe as ra
+from mobilekit.cli import recipes as ra
 from mobilekit.runtime.inspect import describe
 from test_data import write_image_folder
 

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from tflite_fixtures import tflite_models  # noqa: F401 (fixture)
 
 from mobilekit.errors import UsageError
 from mobilekit.bench.targets import resolve_target

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tflite_fixtures import tflite_models  # noqa: F401 (fixture)
 
 from mobilekit.nets.config import BuilderConfig
 from mobilekit.errors import UsageError

@@ -13,7 +13,6 @@ import sys
 
 import pytest
 from conftest import SSH_ALIAS
-from tflite_fixtures import tflite_models  # noqa: F401 (fixture)
 
 from mobilekit.errors import UsageError
 from mobilekit.bench.targets import resolve_target

@@ -46,7 +46,8 @@ def _train(run_dir, data, **kwargs):
 
 
 def test_train_writes_contract_run_directory(tmp_path, data):
-    run = _train(tmp_path / "run", data, dataset_info={"name": "embedded"})
+    model = tiny_model()
+    run = _train(tmp_path / "run", data, model=model, dataset_info={"name": "embedded"})
     run_dir = tmp_path / "run"
     for name in ("model.keras", "labels.txt", "run.json", "history.json", "history.png"):
         assert (run_dir / name).is_file(), name
@@ -62,8 +63,10 @@ def test_train_writes_contract_run_directory(tmp_path, data):
     history = json.loads((run_dir / "history.json").read_text())
     assert len(history["loss"]) == len(history["val_accuracy"]) == 3
     loaded = keras.models.load_model(run_dir / "model.keras")
-    x = np.zeros((1, RES, RES, 3), np.float32)
-    np.testing.assert_allclose(loaded(x), keras.models.load_model(run_dir / "model.keras")(x))
+    x = np.random.default_rng(0).uniform(-1, 1, (4, RES, RES, 3)).astype(np.float32)
+    # the saved model is the trained one: same outputs, and not those of a fresh model
+    np.testing.assert_allclose(loaded(x), model(x, training=False), atol=1e-6)
+    assert not np.allclose(loaded(x), tiny_model()(x, training=False), atol=1e-3)
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == \
         ["epoch-0002", "epoch-0003", "state.json"]
 
@@ -83,8 +86,8 @@ def test_warmup_then_cosine():
 
 
 def test_default_schedule_per_builder_and_overrides():
-    assert default_schedule({"name": "mobilenet_v3_small"})["learning_rate"] < \
-        default_schedule({"name": "mobilenet_v2"})["learning_rate"]
+    assert default_schedule(BuilderConfig("mobilenet_v3_small"))["learning_rate"] < \
+        default_schedule(BuilderConfig("mobilenet_v2"))["learning_rate"]
     assert default_schedule(None, label_smoothing=0.0)["label_smoothing"] == 0.0
     with pytest.raises(TypeError):
         default_schedule(None, learning_rat=1.0)
@@ -214,7 +217,7 @@ _MIRRORED_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from test_train import tiny_model, RES
     from mobilekit.data import EMBEDDED_LABELS, embedded_arrays
-    from mobilekit.train.recipe import make_strategy, scope
+    from mobilekit.train.strategy import make_strategy, scope
     from mobilekit.train.loop import train
 
     strategy = make_strategy("mirrored")

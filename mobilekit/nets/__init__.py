@@ -14,7 +14,7 @@ model imports TensorFlow.
 from __future__ import annotations
 
 from mobilekit.errors import UsageError
-from mobilekit.nets.config import BuilderConfig, parse_kind
+from mobilekit.nets.config import BuilderConfig
 from mobilekit.nets.specs import BUILDERS
 
 
@@ -32,8 +32,6 @@ def build(name: str, *, input_shape: tuple[int, int, int] | None = None, **knobs
         if height != width or channels != 3:
             raise UsageError(f"input_shape: builders take square RGB input, got {input_shape}")
         knobs["resolution"] = height
-    if isinstance(knobs.get("kind"), str):
-        knobs["kind"] = parse_kind(knobs["kind"])
     return build_model(BuilderConfig(name, **knobs))
 
 

@@ -178,6 +178,8 @@ def parse_kind(value: str) -> str | tuple[str, ...]:
 def _canonical_kind(spec: specs.NetSpec, name: str, kind) -> str | tuple[str, ...]:
     if kind is None:
         return spec.native_kind
+    if isinstance(kind, str):
+        kind = parse_kind(kind)
     items = [kind] if isinstance(kind, str) else list(kind)
     kinds = []
     for item in items:

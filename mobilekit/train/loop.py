@@ -29,7 +29,7 @@ from mobilekit.errors import UsageError
 from mobilekit.fsutil import atomic_write_text, staged_dir
 from mobilekit.keras import keras, tf
 from mobilekit.nets.config import BuilderConfig
-from mobilekit.train.run_dir import save_run
+from mobilekit.train.run_dir import RUN_JSON, save_run
 
 DEFAULT_SCHEDULE = {
     "optimizer": "adamw",      # or "sgd" (momentum 0.9, nesterov)
@@ -171,7 +171,7 @@ def train(model, train, val, *, run_dir, labels: list[str], epochs: int, batch_s
     run_dir = Path(run_dir)
     if epochs < 1 or batch_size < 1:
         raise UsageError(f"--epochs and --batch-size must be >= 1 (got {epochs}, {batch_size})")
-    if not resume and ((run_dir / "run.json").exists() or (run_dir / CHECKPOINTS).exists()):
+    if not resume and ((run_dir / RUN_JSON).exists() or (run_dir / CHECKPOINTS).exists()):
         raise UsageError(f"{run_dir}: already holds a run; pass --resume or another --out")
     classes = int(model.output_shape[-1])
     if len(labels) != classes:
