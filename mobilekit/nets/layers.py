@@ -18,7 +18,9 @@ channels is
 
 ``kind_convs`` is the one place that applies a kind; each block decides what goes between and
 after the parts it returns (the MobileNet unit: BN and activation after the depthwise and after
-the pointwise conv, and after the spatial pair; Xception: nothing between, one BN after).
+the pointwise conv, and after the spatial pair; Xception: nothing between, one BN after). Kinds
+arrive checked by the builder configuration (mobilekit.nets.config); an impossible one is a
+ValueError from ``kind_convs``.
 
 The rule inside blocks: ``standard`` collapses each depthwise KxK conv and the 1x1 conv paired
 with it into one full KxK conv. In a depthwise-separable unit (MobileNetV1) that is the following
@@ -371,7 +373,8 @@ def inception_block(x, filters: int, *, kernels: tuple[int, ...] = (3, 5), strid
                     kind: str = "separable", activation: str = "relu", padding: str = "same",
                     dilation: int = 1, name: str | Names = "inception", norm: Norm = Norm()):
     """Parallel kernels: 1x1 | 1x1 reduce -> KxK conv unit (per kernel) | 3x3 max-pool -> 1x1,
-    concatenated; every branch gives ``filters`` channels and carries the stride."""
+    concatenated; every branch gives ``filters`` channels and carries the stride. The max-pool
+    keeps TF's "same" padding whatever ``padding`` says (it pads with -inf, not zeros)."""
     names = _names(name)
     unit = dict(activation=activation, name=names, norm=norm)
     branches = [conv_bn(x, filters, stride=stride, role="b1x1", **unit)]
