@@ -51,7 +51,8 @@ def test_qat_model_trains_and_its_softmax_head_is_the_only_op_outside_xnnpack(tm
 
 def test_qat_model_saves_and_loads_through_load_keras(tmp_path):
     inputs = keras.layers.Input((8, 8, 8))
-    block = mk.inverted_residual(inputs, 8, expansion=2, se=0.25, act="hard_swish", name="mb")
+    block = mk.inverted_residual(inputs, 8, expansion=2, se_ratio=0.25, activation="hard_swish",
+                                 name="mb")
     quantized = calibrated_qat(keras.Model(inputs, block))
     quantized.save(tmp_path / "qat.keras")
     loaded = run_dir.load_keras(tmp_path / "qat.keras")

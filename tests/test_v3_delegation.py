@@ -41,7 +41,7 @@ def test_v3_ptq_exports_are_fully_delegated(tmp_path, name):
 def test_hard_swish_is_x_over_6_times_shifted_relu6():
     """The unfused order: Rescaling(1/6) and ReLU6(x + 3) of the same input, multiplied."""
     inputs = layers.Input((1, 61, 1))
-    model = keras.Model(inputs, mk.activation(inputs, "hard_swish", "hs"))
+    model = keras.Model(inputs, mk.activate(inputs, "hard_swish", "hs"))
     assert [type(layer).__name__ for layer in model.layers[1:]] == \
         ["Rescaling", "ShiftedReLU6", "Multiply"]
     x = np.linspace(-6, 6, 61, dtype="float32").reshape(1, 1, 61, 1)

@@ -27,7 +27,7 @@ def build_model(config: BuilderConfig) -> keras.Model:
 
     inputs = layers.Input((res, res, 3), name="input")
     # stem: a standard 3x3 stride-2 conv in every kind (the kind switch is for the body)
-    x = mk.conv_bn(inputs, plan.stem, 3, 2, act=spec.act, name=spec.stem_names,
+    x = mk.conv_bn(inputs, plan.stem, kernel=3, stride=2, activation=spec.act, name=spec.stem_names,
                    role=spec.stem_names.template, norm=norm, padding=config.padding)
     stage_ends = [x]
     for block in plan.blocks:
@@ -37,7 +37,7 @@ def build_model(config: BuilderConfig) -> keras.Model:
                    config.padding)
         stage_ends[-1] = x
     if plan.last_conv:  # V2/V3 widen the features with a 1x1 conv (kept without top)
-        x = mk.conv_bn(x, plan.last_conv, 1, act=spec.act, name=spec.last_names,
+        x = mk.conv_bn(x, plan.last_conv, activation=spec.act, name=spec.last_names,
                        role=spec.last_names.template, norm=norm)
     if config.include_top:
         x = _head(x, spec, plan, config)
@@ -87,11 +87,11 @@ def calibrate_batch_norm(model: keras.Model, images, count: int = 64) -> keras.M
 def _block(x, block: specs.Block, kind: str, norm: mk.Norm, depth_multiplier: int, padding: str):
     if block.block == "ds":
         return mk.conv_unit(x, block.filters, kernel=block.kernel, stride=block.stride,
-                            kind=kind, act=block.act, name=block.names, norm=norm,
+                            kind=kind, activation=block.act, name=block.names, norm=norm,
                             depth_multiplier=depth_multiplier, padding=padding)
     return mk.inverted_residual(x, block.filters, kernel=block.kernel, stride=block.stride,
-                                expansion=block.expansion, kind=kind, act=block.act, se=block.se,
-                                name=block.names, norm=norm, expanded=block.expanded,
+                                expansion=block.expansion, kind=kind, activation=block.act,
+                                se_ratio=block.se, name=block.names, norm=norm, mid=block.expanded,
                                 padding=padding)
 
 
@@ -101,7 +101,7 @@ def _head(x, spec: specs.NetSpec, plan: specs.Plan, config: BuilderConfig):
     x = layers.GlobalAveragePooling2D(keepdims=conv, name="global_pool")(x)
     if plan.hidden:
         x = layers.Conv2D(plan.hidden, 1, name="Conv_2")(x)
-        x = mk.activation(x, spec.act, "Conv_2/act")
+        x = mk.activate(x, spec.act, "Conv_2/act")
     if config.dropout > 0:
         x = layers.Dropout(config.dropout, name="dropout")(x)
     classifier, output = spec.top_names
