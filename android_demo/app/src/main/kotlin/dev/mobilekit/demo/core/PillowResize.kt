@@ -22,9 +22,9 @@ object PillowResize {
         require(width > 0 && height > 0) { "resize to ${width}x$height" }
         val verticalFirst = height < image.height && image.height - height > 2 * (image.width - width)
         var out = image
-        if (verticalFirst) out = vertical(out, height)
-        if (width != out.width) out = horizontal(out, width)
-        if (height != out.height) out = vertical(out, height)
+        if (verticalFirst) out = pass(out, out.width, height)
+        if (width != out.width) out = pass(out, width, out.height)
+        if (height != out.height) out = pass(out, out.width, height)
         return out
     }
 
@@ -67,47 +67,22 @@ object PillowResize {
 
     private fun clip8(v: Int): Byte = (v shr PRECISION_BITS).coerceIn(0, 255).toByte()
 
-    private fun horizontal(src: RgbImage, outWidth: Int): RgbImage {
-        val t = taps(src.width, outWidth)
-        val out = ByteArray(outWidth * src.height * 3)
-        for (y in 0 until src.height) for (xx in 0 until outWidth) {
-            var r = HALF
-            var g = HALF
-            var b = HALF
-            val w = t.weights[xx]
-            for (x in 0 until t.count[xx]) {
-                val p = (y * src.width + t.first[xx] + x) * 3
-                r += (src.rgb[p].toInt() and 0xff) * w[x]
-                g += (src.rgb[p + 1].toInt() and 0xff) * w[x]
-                b += (src.rgb[p + 2].toInt() and 0xff) * w[x]
+    /** One pass: resizes along the one axis where [width] x [height] differs from [src]. */
+    private fun pass(src: RgbImage, width: Int, height: Int): RgbImage {
+        val horizontal = width != src.width
+        val t = if (horizontal) taps(src.width, width) else taps(src.height, height)
+        val step = if (horizontal) 3 else src.width * 3 // bytes from one tap to the next
+        val out = ByteArray(width * height * 3)
+        for (y in 0 until height) for (x in 0 until width) {
+            val o = if (horizontal) x else y
+            val start = if (horizontal) (y * src.width + t.first[o]) * 3 else (t.first[o] * src.width + x) * 3
+            val w = t.weights[o]
+            for (c in 0 until 3) {
+                var acc = HALF
+                for (k in 0 until t.count[o]) acc += (src.rgb[start + k * step + c].toInt() and 0xff) * w[k]
+                out[(y * width + x) * 3 + c] = clip8(acc)
             }
-            val o = (y * outWidth + xx) * 3
-            out[o] = clip8(r)
-            out[o + 1] = clip8(g)
-            out[o + 2] = clip8(b)
         }
-        return RgbImage(outWidth, src.height, out)
-    }
-
-    private fun vertical(src: RgbImage, outHeight: Int): RgbImage {
-        val t = taps(src.height, outHeight)
-        val out = ByteArray(src.width * outHeight * 3)
-        for (yy in 0 until outHeight) for (x in 0 until src.width) {
-            var r = HALF
-            var g = HALF
-            var b = HALF
-            val w = t.weights[yy]
-            for (y in 0 until t.count[yy]) {
-                val p = ((t.first[yy] + y) * src.width + x) * 3
-                r += (src.rgb[p].toInt() and 0xff) * w[y]
-                g += (src.rgb[p + 1].toInt() and 0xff) * w[y]
-                b += (src.rgb[p + 2].toInt() and 0xff) * w[y]
-            }
-            val o = (yy * src.width + x) * 3
-            out[o] = clip8(r)
-            out[o + 1] = clip8(g)
-            out[o + 2] = clip8(b)
-        }
-        return RgbImage(src.width, outHeight, out)
+        return RgbImage(width, height, out)
     }
 }
