@@ -164,7 +164,7 @@ def test_export_command_builder_name_force_and_json(tmp_path, capsys, monkeypatc
              "--quant", "int8", "--samples", "16"]
     assert run_cli(*flags, "--json") == 0
     out = json.loads(capsys.readouterr().out)
-    bundle = tmp_path / "export" / "mobilenet_v1-separable-int8-a0.25-r32"
+    bundle = tmp_path / "export" / "mobilenet_v1-separable-int8-a0.25-r32-c8"
     assert out["bundle"] == str(bundle.relative_to(tmp_path)) and read_bundle(bundle) == out["manifest"]
     assert out["manifest"]["builder"]["name"] == "mobilenet_v1" and not out["manifest"]["trained"]
     assert out["manifest"]["verification"]["samples"] == 16
