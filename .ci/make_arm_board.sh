@@ -30,7 +30,9 @@ rm -f "$root/.mobilekit-arm-root"
 version=$(basename "$(ls -d "$root"/lib/modules/*)")
 cp "$root/boot/vmlinuz-$version" "$work/vmlinuz"
 
-# Users (debootstrap wrote base-passwd's): openssh-server's privilege separation user, and "pi".
+# Users: base-passwd's, openssh-server's privilege separation user, and "pi".
+cp "$root/usr/share/base-passwd/passwd.master" "$root/etc/passwd"
+cp "$root/usr/share/base-passwd/group.master" "$root/etc/group"
 cp "$root/usr/share/libc-bin/nsswitch.conf" "$root/etc/nsswitch.conf"
 echo "sshd:x:100:65534::/run/sshd:/usr/sbin/nologin" >> "$root/etc/passwd"
 echo "pi:x:1000:1000:board user:/home/pi:/bin/bash" >> "$root/etc/passwd"
