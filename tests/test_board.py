@@ -286,12 +286,14 @@ def test_a_changed_host_key_is_refused(board, compared, tmp_path):
     assert f"ssh host 127.0.0.1 ({board.spec}): cannot connect: Host key verification failed." in line
 
 
-def _bench_in_background(board: Board, out: Path, results: Path) -> subprocess.Popen:
-    """Two bundles at two thread counts: two runs on the board, one after the other."""
+def _bench_in_background(board: Board, out: Path, tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    """Two bundles at two thread counts: two runs on the board, one after the other; the bench
+    process and its --results file."""
     bundles = sorted(out.glob("mobilenet_v2-*"))
+    results = tmp_path / "results.jsonl"
     return subprocess.Popen([sys.executable, "-m", "mobilekit", "bench", *map(str, bundles), "--target", board.spec,
                              "--threads", "1,2", "--results", str(results), *FAST],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=board.env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=board.env), results
 
 
 def _second_model_started_here(board: Board) -> bool:
@@ -320,9 +322,7 @@ def _check_kept_rows_and_one_line(proc: subprocess.Popen, results: Path, board: 
 @pytest.mark.slow
 @pytest.mark.board
 def test_sshd_stopped_mid_run_keeps_finished_rows(board, compared, tmp_path):
-    out, _ = compared
-    results = tmp_path / "results.jsonl"
-    proc = _bench_in_background(board, out, results)
+    proc, results = _bench_in_background(board, compared[0], tmp_path)
     # on the board, as root (a Pi user's sudo): once the second model's runner runs, stop the
     # listening sshd; sessions already open go on (as `systemctl stop ssh` leaves them)
     stop = board.ssh("root", "until grep -qs 'models/[1]/' /proc/[0-9]*/cmdline; do sleep 0.5; done; "
@@ -336,9 +336,7 @@ def test_sshd_stopped_mid_run_keeps_finished_rows(board, compared, tmp_path):
 @pytest.mark.slow
 @pytest.mark.board
 def test_board_powered_off_mid_run_keeps_finished_rows(board, compared, tmp_path):
-    out, _ = compared
-    results = tmp_path / "results.jsonl"
-    proc = _bench_in_background(board, out, results)
+    proc, results = _bench_in_background(board, compared[0], tmp_path)
     deadline = time.monotonic() + 900
     while not _second_model_started_here(board) and time.monotonic() < deadline:
         time.sleep(0.2)
