@@ -19,10 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from test_target_qemu import DUMP_OUTPUTS
-from tflite_fixtures import tflite_models  # noqa: F401 (fixture)
 
+from mobilekit.bench.targets import resolve_target
 from mobilekit.runtime import runner
-from mobilekit.targets import resolve_target
 
 FAST = ["--runs", "3", "--warmup", "1", "--min-secs", "0"]
 REPO = Path(__file__).resolve().parent.parent
