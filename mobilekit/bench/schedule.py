@@ -182,7 +182,8 @@ def benchmark(paths, *, targets=("local",), threads=(1,), kernels="xnnpack", run
                         measured = target.run([tflite for _, tflite, _ in order], args)
                         for (given, _, name), row in zip(order, measured):
                             row = {**row, "model": given, "name": name, "target": target.spec,
-                                   "emulated": target.emulated, "threads": t, "kernels": kernels,
+                                   "emulated": target.emulated or bool(row.get("emulated")),
+                                   "threads": t, "kernels": kernels,
                                    "round": k if rounds > 1 else None}
                             round_rows[(target.spec, given, t)].append(row)
                             sink.add(row if rounds > 1 else aggregate([row]))

@@ -6,7 +6,8 @@ known_hosts apply as they do in a terminal (``MOBILEKIT_SSH_CONFIG`` names anoth
 passed as ``-F``). ``BatchMode=yes``: it never prompts, an unknown host key or a missing key fails.
 Each run copies the runner and the models into a ``mktemp -d`` directory on the device, runs
 one runner per model there with every word shell-quoted, and removes the directory whatever
-happens.
+happens. A host that goes away mid-run (powered off, sshd stopped) ends the run: the model in
+flight and the ones after it get an error row naming the host, finished rows stay.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from mobilekit.bench.targets.remote import last_line, run_each, runner_command, 
 
 BATCH_OPTIONS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=15",
                  "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4"]
+SSH_FAILED = 255  # ssh's own exit status: no connection or a lost one (the runner exits 0, 1 or 2)
 _CHECK_RUNTIME = "import numpy, ai_edge_litert.interpreter"
 
 
@@ -95,7 +97,7 @@ class SshTarget(Target):
         proc = self._ssh(f"mktemp -d && {python} -c {shlex.quote(_CHECK_RUNTIME)}")
         directory = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
         if not directory.startswith("/"):
-            if proc.returncode == 255:
+            if proc.returncode == SSH_FAILED:
                 raise UsageError(f"ssh host {self.destination} ({self.spec}): cannot connect: {last_line(proc.stderr)}")
             raise UsageError(f"ssh host {self.destination}: mktemp -d failed: {last_line(proc.stderr)}")
         if proc.returncode != 0:
@@ -121,7 +123,27 @@ class SshTarget(Target):
             if copied.returncode != 0:
                 failed = error_row(f"copying to ssh host {self.destination} failed: {last_line(copied.stderr)}")
                 return [dict(failed) for _ in models]
-            return run_each(placed, lambda model: self._ssh(
-                shell_command(directory, runner_command(self.python, model, runner_args))))
+            return self._run_each(directory, placed, runner_args)
         finally:
             self._remove(directory)
+
+    def _run_each(self, directory: str, placed: list[str | None], runner_args: list[str]) -> list[dict]:
+        """One ssh per model; after the host went away the rest are not tried (a powered-off
+        host would cost every model a connect timeout)."""
+        gone = ""
+
+        def run_one(model: str) -> subprocess.CompletedProcess:
+            nonlocal gone
+            if gone:
+                return subprocess.CompletedProcess([], SSH_FAILED, "", gone)
+            proc = self._ssh(shell_command(directory, runner_command(self.python, model, runner_args)))
+            if proc.returncode == SSH_FAILED:
+                gone = proc.stderr
+            return proc
+
+        def finish(row: dict, proc: subprocess.CompletedProcess) -> dict:
+            if proc.returncode != SSH_FAILED:
+                return row
+            return error_row(f"ssh host {self.destination} went away: {last_line(proc.stderr)}")
+
+        return run_each(placed, run_one, finish)
