@@ -100,6 +100,8 @@ async function classifyWith(entry, {rolling = null} = {}) {
   const prepMs = performance.now() - start;
   const tensor = variant.tensor(data);
   try {
+    if (!variant.warm) await variant.run(tensor); // the first run sets up kernels: not typical
+    variant.warm = true;
     const {raw, ms} = await variant.run(tensor);
     const scores = variant.scores(raw);
     const top = topK(scores, variant.labels, TOP_K);
@@ -259,8 +261,8 @@ window.mobilekit = {
   /** Classify the current image with one bundle; scores and input as base64 of their bytes. */
   async classify(key) {
     await ready;
-    $("variant-select").value = key;
     const result = await enqueue(() => classifyWith(entryByKey(key)));
+    $("variant-select").value = key;
     return {name: result.name, top: result.top, ms: result.ms,
       scores: toBase64(result.scores), input: toBase64(result.input), inputType: result.input.constructor.name};
   },
