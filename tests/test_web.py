@@ -192,7 +192,7 @@ def test_server_serves_demo_bundles_and_isolation_headers(bundles):
 
         status, _, body = fetch(server.url + "bundles/index.json")
         index = json.loads(body)
-        assert status == 200 and index["bundles_dir"] == str(bundles)
+        assert status == 200 and index["bundles_dir"] == str(bundles.resolve())
         by_key = {entry["key"]: entry for entry in index["bundles"]}
         assert set(by_key) == {"tiny-fp32", "group/broken"}
         assert by_key["tiny-fp32"]["manifest"] == read_bundle(bundles / "tiny-fp32")
