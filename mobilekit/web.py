@@ -11,7 +11,8 @@ web_demo`` (web_demo/package.json pins them).
 
 Routes: ``/`` the demo's static files; ``/bundles/index.json`` the bundles found (each with its
 manifest, or the error that makes it unusable); ``/bundles/<dir>/<file>`` a bundle's manifest,
-labels and model, and nothing else under the bundles directory.
+labels and model, and nothing else under the bundles directory; ``/files/<name>`` the files a
+caller publishes by name (the browser benchmark target's models).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import sys
 import threading
 from functools import partial
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from mobilekit.deploy.bundle import MANIFEST, read_bundle
 from mobilekit.errors import UsageError
@@ -83,7 +84,7 @@ def bundle_index(root: Path) -> dict:
     """What /bundles/index.json says: every bundle found, with its manifest or why it is unusable."""
     entries = []
     for key, path in find_bundles(root).items():
-        entry = {"key": key, "url": f"bundles/{key}/"}
+        entry = {"key": key, "url": f"bundles/{quote(key)}/"}
         try:
             manifest = read_bundle(path)
             entry.update(name=manifest["name"], manifest=manifest)
@@ -98,8 +99,9 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
 
-    def __init__(self, *args, bundles_root: Path, **kwargs):
+    def __init__(self, *args, bundles_root: Path | None, files: dict[str, Path], **kwargs):
         self.bundles_root = bundles_root
+        self.files = files
         super().__init__(*args, **kwargs)
 
     def end_headers(self):
@@ -113,14 +115,17 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     def send_head(self):
         path = unquote(urlsplit(self.path).path)
         if path == "/bundles/index.json":
-            return self._send_bytes(json.dumps(bundle_index(self.bundles_root)).encode(), "application/json")
+            index = bundle_index(self.bundles_root) if self.bundles_root else {"bundles_dir": None, "bundles": []}
+            return self._send_bytes(json.dumps(index).encode(), "application/json")
         if path.startswith("/bundles/"):
             return self._send_bundle_file(path[len("/bundles/"):])
+        if path.startswith("/files/"):
+            return self._send_file(self.files.get(path[len("/files/"):]))
         return super().send_head()
 
     def _send_bundle_file(self, rest: str):
         key, _, name = rest.rpartition("/")
-        bundle = find_bundles(self.bundles_root).get(key)
+        bundle = find_bundles(self.bundles_root).get(key) if self.bundles_root else None
         allowed = set()
         if bundle is not None:
             try:
@@ -128,10 +133,13 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
                 allowed = {MANIFEST, manifest.get("model_file"), manifest.get("labels_file")}
             except ValueError:
                 allowed = {MANIFEST}
-        if name not in allowed or not (bundle / name).is_file():
-            self.send_error(404, "not a file of a bundle")
+        return self._send_file(bundle / name if name in allowed else None)
+
+    def _send_file(self, path: Path | None):
+        if path is None or not path.is_file():
+            self.send_error(404, "not a published file")
             return None
-        return self._send_bytes((bundle / name).read_bytes(), self.guess_type(name))
+        return self._send_bytes(path.read_bytes(), self.guess_type(path.name))
 
     def _send_bytes(self, data: bytes, content_type: str):
         self.send_response(200)
@@ -147,13 +155,15 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 class DemoServer:
     """The demo served on 127.0.0.1 from a background thread (tests and the browser target)."""
 
-    def __init__(self, bundles_dir: str | os.PathLike, port: int = 0, demo_dir: str | os.PathLike | None = None):
-        self.bundles_dir = Path(bundles_dir)
-        if not self.bundles_dir.is_dir():
+    def __init__(self, bundles_dir: str | os.PathLike | None, port: int = 0,
+                 demo_dir: str | os.PathLike | None = None, files: dict[str, Path] | None = None):
+        self.bundles_dir = Path(bundles_dir) if bundles_dir is not None else None
+        if self.bundles_dir is not None and not self.bundles_dir.is_dir():
             raise UsageError(f"--bundles {bundles_dir}: no such directory")
         self.demo_dir = find_demo_dir(demo_dir)
         check_npm_packages(self.demo_dir)
-        handler = partial(_Handler, directory=str(self.demo_dir), bundles_root=self.bundles_dir.resolve())
+        handler = partial(_Handler, directory=str(self.demo_dir), files=dict(files or {}),
+                          bundles_root=self.bundles_dir.resolve() if self.bundles_dir else None)
         try:
             self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
         except OSError as exc:

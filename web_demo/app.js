@@ -2,7 +2,7 @@
 // and benchmark every variant. window.mobilekit exposes the same actions to the browser test.
 
 import {decodeBlob, decodeUrl, decodeVideoFrame} from "./decode.js";
-import {listBundles, startRuntime, Variant} from "./model.js";
+import {listBundles, startRuntime, toBase64, Variant} from "./model.js";
 import {latencyStats, makeInput, topK, unsupportedReason} from "./preprocess.js";
 
 const SAMPLE = {url: "sample/chelsea.png", note: "Sample: Chelsea the cat, photo by Stefan van der Walt (CC0)."};
@@ -34,13 +34,6 @@ function drawRgb(canvas, image) {
     pixels.data[j + 3] = 255;
   }
   context.putImageData(pixels, 0, 0);
-}
-
-function toBase64(typed) {
-  const bytes = new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
-  let text = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(text);
 }
 
 function runnableEntries() {

@@ -1,6 +1,5 @@
-// LiteRT.js (WebAssembly) running mobilekit bundles: load the runtime once, compile a bundle,
-// run it on an input tensor and time it. Used by the demo page (app.js) and the browser
-// benchmark target (bench.html).
+// LiteRT.js (WebAssembly) running .tflite models: load the runtime once, compile a model, run it
+// and time it. Used by the demo page (app.js) and the browser benchmark target (bench.js).
 
 import {loadAndCompile, loadLiteRt, Tensor} from "@litertjs/core";
 import {dequantize, unsupportedReason} from "./preprocess.js";
@@ -25,34 +24,68 @@ export async function listBundles() {
   return response.json();
 }
 
-function now() {
-  return performance.now();
+/** A typed array's bytes as base64 (how tensors cross WebDriver to Python). */
+export function toBase64(typed) {
+  const bytes = new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(text);
 }
 
-/** One bundle compiled for the WASM CPU accelerator with a fixed thread count. */
+export async function fetchBytes(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** A compiled model on the WASM CPU accelerator (XNNPACK) and how long compiling took. */
+export async function compile(modelBytes, numThreads) {
+  const start = performance.now();
+  const model = await loadAndCompile(modelBytes, {accelerator: "wasm", cpuOptions: {numThreads}});
+  return {model, initMs: performance.now() - start};
+}
+
+/** One inference: {outputs (copies of every output's typed array), ms (run() alone)}. */
+export async function runOnce(model, inputs) {
+  const start = performance.now();
+  const tensors = await model.run(inputs);
+  const ms = performance.now() - start;
+  const outputs = tensors.map((t) => t.toTypedArray().slice());
+  for (const t of tensors) t.delete();
+  return {outputs, ms};
+}
+
+/**
+ * `warmup` untimed runs, then timed runs until both `runs` runs and `minMs` milliseconds are
+ * reached, at most `maxRuns` (the device runner's loop). Returns the samples in ms.
+ */
+export async function timeRuns(model, inputs, {warmup = 5, runs = 30, minMs = 0, maxRuns = 10000} = {}) {
+  for (let i = 0; i < warmup; i++) await runOnce(model, inputs);
+  const samples = [];
+  const deadline = performance.now() + minMs;
+  while (samples.length < Math.max(runs, 1) || (performance.now() < deadline && samples.length < maxRuns)) {
+    samples.push((await runOnce(model, inputs)).ms);
+  }
+  return samples;
+}
+
+/** One bundle compiled with a fixed thread count, as the demo page uses it. */
 export class Variant {
   static async load(entry, numThreads = 1) {
     const {manifest} = entry;
     const problem = unsupportedReason(manifest);
     if (problem) throw new Error(problem);
+    const base = new URL(entry.url, location.href);
     const [modelBytes, labelsText] = await Promise.all([
-      fetch(new URL(entry.url + manifest.model_file, location.href)).then((r) => r.arrayBuffer()),
-      fetch(new URL(entry.url + manifest.labels_file, location.href)).then((r) => r.text()),
+      fetchBytes(new URL(manifest.model_file, base)),
+      fetch(new URL(manifest.labels_file, base)).then((r) => r.text()),
     ]);
-    const start = now();
-    const model = await loadAndCompile(new Uint8Array(modelBytes),
-      {accelerator: "wasm", cpuOptions: {numThreads}});
-    const initMs = now() - start;
-    return new Variant(entry, model, labelsText.split("\n").filter((l) => l.length), numThreads, initMs);
+    const {model, initMs} = await compile(modelBytes, numThreads);
+    return new Variant(manifest, model, labelsText.split("\n").filter((l) => l.length), numThreads, initMs);
   }
 
-  constructor(entry, model, labels, numThreads, initMs) {
-    this.entry = entry;
-    this.manifest = entry.manifest;
-    this.model = model;
-    this.labels = labels;
-    this.numThreads = numThreads;
-    this.initMs = initMs;
+  constructor(manifest, model, labels, numThreads, initMs) {
+    Object.assign(this, {manifest, model, labels, numThreads, initMs, warm: false});
   }
 
   /** A reusable input tensor from tensor data in the model's input type. */
@@ -60,14 +93,10 @@ export class Variant {
     return new Tensor(data, this.manifest.input.shape);
   }
 
-  /** One inference: {raw (the output's typed array), ms (run() alone)}. */
+  /** One inference: {raw (the output's typed array), ms}. */
   async run(tensor) {
-    const start = now();
-    const outputs = await this.model.run(tensor);
-    const ms = now() - start;
-    const raw = outputs[0].toTypedArray().slice();
-    for (const output of outputs) output.delete();
-    return {raw, ms};
+    const {outputs, ms} = await runOnce(this.model, [tensor]);
+    return {raw: outputs[0], ms};
   }
 
   /** The output as float32 scores (dequantized for a uint8 output). */
@@ -75,13 +104,8 @@ export class Variant {
     return dequantize(raw, this.manifest.output.quantization);
   }
 
-  /** warmup untimed runs, then timed runs until both `runs` runs and `minMs` have passed. */
-  async time(tensor, {warmup = 5, runs = 30, minMs = 0} = {}) {
-    for (let i = 0; i < warmup; i++) await this.run(tensor);
-    const samples = [];
-    const deadline = now() + minMs;
-    while (samples.length < runs || now() < deadline) samples.push((await this.run(tensor)).ms);
-    return samples;
+  time(tensor, options) {
+    return timeRuns(this.model, [tensor], options);
   }
 
   delete() {
