@@ -55,16 +55,31 @@ export async function runOnce(model, inputs) {
   return {outputs, ms};
 }
 
+const YIELD_EVERY_MS = 50;
+
+// run() settles through microtasks only: without a task boundary now and then a long loop would
+// freeze the page (no painting, no WebDriver, no navigation away). Called between timed runs.
+async function yieldedSince(last) {
+  if (performance.now() - last < YIELD_EVERY_MS) return last;
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  return performance.now();
+}
+
 /**
  * `warmup` untimed runs, then timed runs until both `runs` runs and `minMs` milliseconds are
  * reached, at most `maxRuns` (the device runner's loop). Returns the samples in ms.
  */
 export async function timeRuns(model, inputs, {warmup = 5, runs = 30, minMs = 0, maxRuns = 10000} = {}) {
-  for (let i = 0; i < warmup; i++) await runOnce(model, inputs);
+  let last = performance.now();
+  for (let i = 0; i < warmup; i++) {
+    await runOnce(model, inputs);
+    last = await yieldedSince(last);
+  }
   const samples = [];
   const deadline = performance.now() + minMs;
   while (samples.length < Math.max(runs, 1) || (performance.now() < deadline && samples.length < maxRuns)) {
     samples.push((await runOnce(model, inputs)).ms);
+    last = await yieldedSince(last);
   }
   return samples;
 }

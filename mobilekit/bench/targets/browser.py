@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import platform
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -32,24 +31,30 @@ LOAD_TIMEOUT_S = 120  # starting the runtime, or compiling one model
 MEASURE_SLACK_S = 120  # on top of --min-secs for one model's runs
 
 
-def launch_chromium():
-    """A headless Chromium under Selenium (chromedriver from Debian); UsageError when missing."""
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).is_file() and not shutil.which(Path(p).name)]
+def check_tools() -> None:
+    """UsageError in one line when Chromium, chromedriver or selenium is missing."""
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).is_file()]
     if missing:
         raise UsageError(f"--target browser: {' and '.join(missing)} not found "
                          f"(apt-get install chromium chromium-driver)")
     try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
+        import selenium  # noqa: F401
     except ImportError:
         raise UsageError("--target browser: the selenium package is missing (pip install selenium)") from None
+
+
+def launch_chromium():
+    """A headless Chromium under Selenium, with Debian's chromedriver."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    check_tools()
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium")
+    options.binary_location = CHROMIUM
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = Service(CHROMEDRIVER if Path(CHROMEDRIVER).is_file() else shutil.which("chromedriver"))
-    return webdriver.Chrome(service=service, options=options)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
 class PageError(Exception):
@@ -74,6 +79,29 @@ def _encoded(array: np.ndarray) -> dict:
             "dtype": array.dtype.name, "shape": list(array.shape)}
 
 
+class _Page:
+    """bench.html in a Chromium started on first use; closing it ends that browser."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.driver = None
+        self.runtime = None
+
+    def open(self):
+        """(driver, runtime) with the page loaded and LiteRT.js started."""
+        if self.driver is None:
+            self.driver = launch_chromium()
+            self.driver.set_page_load_timeout(LOAD_TIMEOUT_S)
+            self.driver.get(self.url)
+            self.runtime = call(self.driver, "window.mobilekitBench.ready")
+        return self.driver, self.runtime
+
+    def close(self) -> None:
+        if self.driver is not None:
+            driver, self.driver = self.driver, None
+            driver.quit()
+
+
 class BrowserTarget(Target):
     host = "localhost"  # shares this machine's cores with local and qemu: runs after them
     emulated = False
@@ -82,45 +110,36 @@ class BrowserTarget(Target):
         self.spec = spec
         from mobilekit.web import check_npm_packages, find_demo_dir
 
+        check_tools()
         check_npm_packages(find_demo_dir())
 
     def run(self, models: list[Path], runner_args: list[str]) -> list[dict]:
-        from selenium.common.exceptions import WebDriverException
-
         from mobilekit.web import DemoServer
 
         args = build_parser().parse_args(["-", *runner_args])
         if args.kernels != "xnnpack":
             raise UsageError("--target browser: LiteRT.js on WebAssembly runs XNNPACK kernels only (--kernels xnnpack)")
         files = {f"m{i}.tflite": Path(m) for i, m in enumerate(models)}
+        rows = []
         with DemoServer(None, files=files) as server:
-            driver = launch_chromium()
+            page = _Page(server.url + "bench.html")
             try:
-                driver.get(server.url + "bench.html")
-                runtime = call(driver, "window.mobilekitBench.ready")
-                rows, gone = [], None
                 for name, model in files.items():
-                    if gone:
-                        rows.append({"model": str(model), **error_row(gone)})
-                        continue
                     try:
-                        rows.append(self._measure(driver, server.url + "files/" + name, model, args, runtime))
+                        rows.append(self._measure(page, server.url + "files/" + name, model, args))
                     except Exception as exc:  # one bad model must not stop the others (as in the runner)
                         text = f"in the page: {exc}" if isinstance(exc, PageError) else graph.one_line(exc)
                         rows.append({"model": str(model), **error_row(text)})
-                        try:  # a fresh page for the next model
-                            driver.get(server.url + "bench.html")
-                            call(driver, "window.mobilekitBench.ready")
-                        except (PageError, WebDriverException) as lost:
-                            gone = f"the browser stopped answering: {graph.one_line(lost)}"
-                return rows
+                        page.close()  # whatever state it is in, the next model gets a new browser
             finally:
-                driver.quit()
+                page.close()
+        return rows
 
-    def _measure(self, driver, url: str, model: Path, args, runtime: dict) -> dict:
+    def _measure(self, page: "_Page", url: str, model: Path, args) -> dict:
         inputs, _ = graph.io_tensors(model)
         if args.input_shape and args.input_shape != inputs[0]["shape"]:
             raise UsageError(f"--input-shape: LiteRT.js cannot resize inputs; {model} takes {inputs[0]['shape']}")
+        driver, runtime = page.open()
         loaded = call(driver, "window.mobilekitBench.load(arguments[0], arguments[1])", url, args.threads)
         page_inputs = [(d["shape"], d["dtype"]) for d in loaded["inputs"]]
         if page_inputs != [(t["shape"], t["dtype"]) for t in inputs]:
