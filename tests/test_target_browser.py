@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import time
-from pathlib import Path
 
 import pytest
 
-from mobilekit.bench.targets import browser
+from mobilekit.bench.schedule import runner_args
+from mobilekit.bench.targets import browser, resolve_target
 from mobilekit.bench.targets.browser import BrowserTarget
 from mobilekit.bench.targets.local import LocalTarget
-from mobilekit.bench import runner_args
 from mobilekit.errors import UsageError
-from test_web import DEMO, npm_installed, require
+from test_web import DEMO, require_browser
 from tflite_fixtures import tflite_models  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.slow  # each run starts Chromium
@@ -26,12 +26,7 @@ def args(**kw) -> list[str]:
 
 @pytest.fixture(scope="module")
 def target():
-    require(Path(browser.CHROMIUM).is_file() and Path(browser.CHROMEDRIVER).is_file(), "chromium / chromium-driver")
-    require(npm_installed(), "web_demo/node_modules")
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        require(False, "selenium (pip)")
+    require_browser()
     return BrowserTarget("browser")
 
 
@@ -39,7 +34,7 @@ def test_rows_have_the_local_digest_and_refused_models_are_error_rows(target, tf
     models = [tflite_models["f32"], tflite_models["int8"], tflite_models["corrupt"], tflite_models["f32"]]
     rows = target.run(models, args())
     local = LocalTarget().run([tflite_models["f32"]], args())[0]
-    version = __import__("json").loads((DEMO / "node_modules/@litertjs/core/package.json").read_text())["version"]
+    version = json.loads((DEMO / "node_modules/@litertjs/core/package.json").read_text())["version"]
     assert [r["model"] for r in rows] == [str(m) for m in models]
     for row in (rows[0], rows[3]):  # the model after two refused ones is measured as well
         assert row["error"] is None and row["runtime"] == f"litert.js {version}"
@@ -67,6 +62,9 @@ def test_a_page_that_does_not_answer_in_time_is_an_error_row_not_a_hang(target, 
 
 
 def test_flags_the_browser_cannot_honour_are_usage_errors(target, tflite_models):
+    assert isinstance(resolve_target("browser"), BrowserTarget)
+    with pytest.raises(UsageError, match="spelled 'browser'"):
+        resolve_target("browsers")
     with pytest.raises(UsageError, match="XNNPACK kernels only"):
         target.run([tflite_models["f32"]], args(kernels="builtin"))
     row = target.run([tflite_models["f32"]], args(input_shape=[1, 8, 8, 3]))[0]

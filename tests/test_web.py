@@ -44,6 +44,17 @@ def npm_installed() -> bool:
     return (DEMO / "node_modules" / "@litertjs" / "core" / "dist" / "index.js").is_file()
 
 
+def require_browser() -> None:
+    """Chromium, chromedriver, selenium and LiteRT.js from npm, or skip (fail in CI)."""
+    from mobilekit.bench.targets.browser import check_tools
+
+    require(npm_installed(), "web_demo/node_modules")
+    try:
+        check_tools()
+    except UsageError as exc:
+        require(False, str(exc))
+
+
 # ---- JavaScript preprocessing == Python's, byte for byte ---------------------------------------
 
 NORMALIZATIONS = {

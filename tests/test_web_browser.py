@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mobilekit.bench.targets.browser import call, launch_chromium
 from mobilekit.cli import main
 from mobilekit.deploy.predict import Classifier, preprocess
 from mobilekit.web import DemoServer
-from test_web import DEMO, SAMPLE, npm_installed, require
+from test_web import DEMO, SAMPLE, require_browser
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 BUILDER = ["mobilenet_v2", "--alpha", "0.35", "--resolution", "96"]
 
 
@@ -45,35 +45,10 @@ def bundles(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    require(Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file(), "chromium / chromium-driver")
-    require(npm_installed(), "web_demo/node_modules")
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        require(False, "selenium (pip)")
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1280,1000", "--no-first-run", "--disable-background-networking"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_script_timeout(180)
-    driver.set_page_load_timeout(60)
+    require_browser()
+    driver = launch_chromium()
     yield driver
     driver.quit()
-
-
-def call(driver, expression: str, *args):
-    """Await a promise-valued JavaScript expression; a rejection fails the test with its message."""
-    result = driver.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        f"Promise.resolve().then(() => {expression}).then((value) => done({{value}}),"
-        " (error) => done({error: String(error && error.stack || error)}));", *args)
-    assert "error" not in result, result["error"]
-    return result["value"]
 
 
 def floats(b64: str) -> np.ndarray:
@@ -145,3 +120,19 @@ def test_browser_classifies_as_python_litert_does(bundles, browser, tmp_path):
     errors = [e["message"] for e in browser.get_log("browser")
               if e["level"] == "SEVERE" and "litert_wasm" not in e["message"]]  # LiteRT logs INFO as errors
     assert not errors, errors
+
+
+def test_bench_target_browser_gives_the_local_output_digest(bundles, capsys):
+    """`mobilekit bench --target browser` beside local: same input from --input-seed, same outputs."""
+    require_browser()
+    paths = [str(bundles / "fp32"), str(bundles / "int8")]
+    code = main(["bench", *paths, "--target", "local", "--target", "browser", "--runs", "5", "--warmup", "1",
+                 "--min-secs", "0", "--input-seed", "7", "--json"])
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0 and len(rows) == 4 and not any(r["error"] for r in rows)
+    by = {(r["target"], r["model"]): r for r in rows}
+    for path in paths:
+        local, browser = by["local", path], by["browser", path]
+        assert browser["runtime"].startswith("litert.js ") and local["runtime"].startswith("ai-edge-litert ")
+        assert browser["output_sha256"] == local["output_sha256"], path
+        assert browser["runs"] == 5 and browser["median_ms"] > 0 and browser["input_seed"] == 7

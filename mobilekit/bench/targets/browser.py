@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mobilekit.bench.targets import Target, error_row
 from mobilekit.errors import UsageError
 from mobilekit.runtime import graph, stats
 from mobilekit.runtime.runner import build_parser, make_input
-from mobilekit.targets import Target, error_row
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -107,8 +107,11 @@ class BrowserTarget(Target):
     emulated = False
 
     def __init__(self, spec: str = "browser", options=None):
-        self.spec = spec
         from mobilekit.web import check_npm_packages, find_demo_dir
+
+        if spec != "browser":
+            raise UsageError(f"--target {spec!r}: the browser target is spelled 'browser'")
+        self.spec = spec
 
         check_tools()
         check_npm_packages(find_demo_dir())
