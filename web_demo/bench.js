@@ -1,5 +1,5 @@
-// The browser benchmark target's side: window.mobilekitBench, driven over WebDriver by
-// mobilekit/bench/targets/browser.py. Inputs arrive as bytes made by Python (the device runner's
+// The browser benchmark target's side of the demo page: window.mobilekitBench, driven over
+// WebDriver by mobilekit/bench/targets/browser.py. Inputs arrive as bytes made by Python (the device runner's
 // make_input), outputs leave as bytes, so the output digest is computed as the runner computes it.
 
 import {Tensor} from "@litertjs/core";

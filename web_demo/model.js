@@ -1,20 +1,25 @@
 // LiteRT.js (WebAssembly) running .tflite models: load the runtime once, compile a model, run it
-// and time it. Used by the demo page (app.js) and the browser benchmark target (bench.js).
+// and time it. Used by the demo page (app.js) and the browser benchmark target's API (bench.js).
 
 import {loadAndCompile, loadLiteRt, Tensor} from "@litertjs/core";
 import {dequantize, unsupportedReason} from "./preprocess.js";
 
 const CORE = new URL("./node_modules/@litertjs/core/", import.meta.url);
 
+let runtime = null;
+
 /**
- * Loads the WASM runtime from this origin, the threaded build when the page is cross-origin
- * isolated (SharedArrayBuffer needs it). Returns {version, threads, maxThreads}.
+ * Loads the WASM runtime from this origin once per page, the threaded build when the page is
+ * cross-origin isolated (SharedArrayBuffer needs it). Resolves to {version, threads, maxThreads}.
  */
-export async function startRuntime() {
-  const threads = self.crossOriginIsolated === true;
-  await loadLiteRt(new URL("wasm/", CORE).href, {threads});
-  const version = (await (await fetch(new URL("package.json", CORE))).json()).version;
-  return {version, threads, maxThreads: threads ? navigator.hardwareConcurrency || 1 : 1};
+export function startRuntime() {
+  runtime ??= (async () => {
+    const threads = self.crossOriginIsolated === true;
+    await loadLiteRt(new URL("wasm/", CORE).href, {threads});
+    const version = (await (await fetch(new URL("package.json", CORE))).json()).version;
+    return {version, threads, maxThreads: threads ? navigator.hardwareConcurrency || 1 : 1};
+  })();
+  return runtime;
 }
 
 /** The bundles the server found: [{key, url, name, manifest} | {key, url, name, error}]. */

@@ -1,7 +1,8 @@
 """The ``browser`` target: LiteRT.js (WebAssembly, XNNPACK) in headless Chromium on this machine.
 
-The web demo's server publishes the models; web_demo/bench.html runs the device runner's loop
-(first run, warm-up, timed runs until both --runs and --min-secs) inside the page. The input is
+The web demo's server publishes the models; the demo page's ``window.mobilekitBench``
+(web_demo/bench.js) runs the device runner's loop (first run, warm-up, timed runs until both
+--runs and --min-secs) inside the page. The input is
 made here exactly as the runner makes it (``make_input`` from --input-seed) and the output bytes
 come back, so ``output_sha256`` means the same as on every other target. Each page call has a
 timeout: a model the runtime refuses, a page error or a hang becomes that model's error row.
@@ -80,7 +81,7 @@ def _encoded(array: np.ndarray) -> dict:
 
 
 class _Page:
-    """bench.html in a Chromium started on first use; closing it ends that browser."""
+    """The demo page in a Chromium started on first use; closing it ends that browser."""
 
     def __init__(self, url: str):
         self.url = url
@@ -125,7 +126,7 @@ class BrowserTarget(Target):
         files = {f"m{i}.tflite": Path(m) for i, m in enumerate(models)}
         rows = []
         with DemoServer(None, files=files) as server:
-            page = _Page(server.url + "bench.html")
+            page = _Page(server.url)
             try:
                 for name, model in files.items():
                     try:
