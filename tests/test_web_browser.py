@@ -46,7 +46,7 @@ def bundles(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     require_browser()
-    driver = launch_chromium()
+    driver = launch_chromium("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
     yield driver
     driver.quit()
 
@@ -101,6 +101,13 @@ def test_browser_classifies_as_python_litert_does(bundles, browser, tmp_path):
         refused = call(browser, "window.mobilekit.unsupported()")
         assert len(refused) == 1 and refused[0].startswith(
             "mobilenet_v2-separable-int8-a0.35-r96-int8io cannot run here: its input is int8 and its output is int8")
+
+        # the webcam (Chromium's fake camera): every frame classified, a rolling median shown
+        browser.find_element("id", "webcam-button").click()
+        call(browser, "new Promise((ok) => { const t = setInterval(() => /median of the last ([5-9]|\\d\\d)/"
+                      ".test(document.getElementById('latency').textContent) && (clearInterval(t), ok()), 50); })")
+        assert browser.find_element("id", "source-note").text == "Webcam: classifying every frame."
+        browser.find_element("id", "webcam-button").click()
 
         browser.find_element("id", "sample-button").click()
         call(browser, "new Promise((ok) => { const t = setInterval(() => document.getElementById"

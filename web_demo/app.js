@@ -177,11 +177,14 @@ async function benchmark({warmup = 5, runs = 30, numThreads = threads()} = {}) {
   return rows.map(({manifest, ...row}) => row);
 }
 
-async function webcamLoop(video) {
+async function webcamLoop(video, stream) {
   const rolling = [];
-  while (state.webcamStream) {
-    state.image = await decodeVideoFrame(video);
-    drawRgb($("photo"), state.image);
+  const streaming = () => state.webcamStream === stream; // stopped, or another source chosen
+  while (streaming()) {
+    const frame = await decodeVideoFrame(video).catch((e) => { if (streaming()) throw e; });
+    if (!streaming()) break;
+    state.image = frame;
+    drawRgb($("photo"), frame);
     const key = $("variant-select").value;
     if (key) await enqueue(() => classifyWith(entryByKey(key), {rolling}));
     await new Promise((resolve) => requestAnimationFrame(resolve));
@@ -202,7 +205,7 @@ async function toggleWebcam() {
   await video.play();
   $("webcam-button").textContent = "Stop webcam";
   $("source-note").textContent = "Webcam: classifying every frame.";
-  webcamLoop(video).catch((e) => setStatus(String(e.message ?? e), true));
+  webcamLoop(video, state.webcamStream).catch((e) => setStatus(String(e.message ?? e), true));
 }
 
 async function openFile(file) {

@@ -44,7 +44,7 @@ def check_tools() -> None:
         raise UsageError("--target browser: the selenium package is missing (pip install selenium)") from None
 
 
-def launch_chromium():
+def launch_chromium(*extra_flags: str):
     """A headless Chromium under Selenium, with Debian's chromedriver."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -52,7 +52,7 @@ def launch_chromium():
     check_tools()
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS:
+    for flag in (*CHROMIUM_FLAGS, *extra_flags):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
