@@ -109,7 +109,7 @@ def aggregate(rows: list[dict]) -> dict:
            "first_ms": statistics.median(r["first_ms"] for r in ok),
            **stats.summarize(samples),
            "round_medians_ms": [r["median_ms"] for r in ok],
-           "peak_rss_mb": max(r["peak_rss_mb"] for r in ok),
+           "peak_rss_mb": max((r["peak_rss_mb"] for r in ok if r["peak_rss_mb"] is not None), default=None),
            "samples_ms": samples, "warnings": kept + stats.warnings_for(samples)}
     if len({r["output_sha256"] for r in ok}) > 1:
         row["warnings"].append("outputs differ between rounds (nondeterministic model or runtime)")
