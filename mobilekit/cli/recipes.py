@@ -48,8 +48,7 @@ def parser(description: str, *, data: bool = True, model: bool = True, export: b
         g.add_argument("--train-count", type=int, default=None,
                        help="embedded data: training images (default 6000)")
     if model:
-        p.add_argument("--builder", choices=tuple(BUILDERS), default="mobilenet_v2",
-                       metavar="BUILDER", help=f"one of {', '.join(BUILDERS)}")
+        p.add_argument("--builder", default="mobilenet_v2", help=f"one of {', '.join(BUILDERS)}")
         flags.add_builder_flags(p)
         p.add_argument("--weights", default=None,
                        help="keras.applications weights file (.h5) loaded by layer name")
