@@ -51,6 +51,7 @@ def test_file_split_epochs_are_reproducible_and_differ(folder):
     split = FileSplit(*folder, size=(24, 24))
     first, again, other = _epoch(split, 3), _epoch(split, 3), _epoch(split, 4)
     assert [len(y) for _, y in first] == [5, 5, 5, 5, 4]
+    assert int(split.dataset(batch_size=5).cardinality()) == 5  # Keras knows the epoch's length
     assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(first, again))
     assert not np.array_equal(np.concatenate([y for _, y in first]),
                               np.concatenate([y for _, y in other]))
@@ -87,5 +88,6 @@ def test_array_split_goes_through_the_same_tail(folder):
     x, y = next(iter(split.dataset(batch_size=30)))
     np.testing.assert_array_equal(x.numpy(), (images.astype(np.float32) - 127.5) / 127.5)
     assert np.array_equal(y.numpy(), labels)
+    assert int(split.dataset(batch_size=7).cardinality()) == 5
     got, _ = split.arrays(7, seed=3)
     assert np.array_equal(got, images[epoch_order(30, seed=3, epoch=0)[:7]])

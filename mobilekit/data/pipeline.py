@@ -123,7 +123,8 @@ class ArraySplit(Split):
             return indices, tf.ensure_shape(image, (None, *self.size, 3)), tf.ensure_shape(label, (None,))
 
         ds = tf.data.Dataset.from_tensor_slices(np.asarray(order, np.int64)).batch(GATHER)
-        return ds.map(fetch, num_parallel_calls=AUTOTUNE, deterministic=True).unbatch()
+        ds = ds.map(fetch, num_parallel_calls=AUTOTUNE, deterministic=True).unbatch()
+        return ds.apply(tf.data.experimental.assert_cardinality(len(order)))  # unbatch loses it
 
 
 class FileSplit(Split):
