@@ -19,15 +19,16 @@ from mobilekit.data.preprocess import IMAGE_EXTENSIONS, open_image, to_rgb
 from mobilekit.errors import UsageError
 
 
-def scan_folder(root, *, flag: str = "--data") -> tuple[list[Path], np.ndarray, list[str]]:
+def scan_folder(root, *, flag: str = "--data",
+                min_classes: int = 2) -> tuple[list[Path], np.ndarray, list[str]]:
     """Files and int labels of a class-per-sub-folder tree; UsageError names what is wrong."""
     root = Path(root)
     if not root.is_dir():
         raise UsageError(f"{flag} {root}: no such folder")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if len(classes) < 2:
-        raise UsageError(f"{flag} {root}: needs at least two class sub-folders, found "
-                         f"{len(classes)}")
+    if len(classes) < min_classes:
+        raise UsageError(f"{flag} {root}: needs at least {min_classes} class sub-folder(s), one "
+                         f"per class, found {len(classes)}")
     files, labels = [], []
     for index, name in enumerate(classes):
         found = sorted(p for p in (root / name).rglob("*")
