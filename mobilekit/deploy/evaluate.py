@@ -50,7 +50,7 @@ class _Run:
         self.model = load_keras(path)
         run = json.loads(run_file.read_text("utf-8")) if run_file.is_file() else {}
         shape = [int(d) for d in self.model.input_shape[1:]]
-        self.spec = {"shape": [1, *shape], "resize": "bilinear", **run.get("input", {})}
+        self.spec = {"resize": "bilinear", **run.get("input", {}), "shape": [1, *shape]}
         self.spec.setdefault("normalization", NORMALIZATION)
         self.labels = labels_file.read_text("utf-8").splitlines()
         self.name = run_dir.resolve().name
