@@ -20,7 +20,7 @@ LABELS = EMBEDDED_LABELS[:CLASSES]
 def trained(tmp_path_factory):
     """A run directory of a briefly trained tiny model, its fp32 bundle, and a labelled folder
     (PNG and JPEG, a corrupt file, one class the model knows but the folder lacks)."""
-    from mobilekit.train import save_run
+    from mobilekit.train.run_dir import save_run
 
     root = tmp_path_factory.mktemp("evaluate")
     images, labels = embedded_arrays("train", resolution=RES, count=1200)
@@ -29,7 +29,7 @@ def trained(tmp_path_factory):
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(normalize(images[keep]), labels[keep], epochs=8, batch_size=32, verbose=0)
     run_dir = root / "run"
-    save_run(model, run_dir, labels=LABELS, history={},
+    save_run(model, run_dir, labels=LABELS,
              run={"input": {"shape": [RES, RES, 3], "normalization": NORMALIZATION,
                             "resize": "bilinear", "crop": "none"}})
     export(model, root / "bundle", labels=LABELS)

@@ -68,6 +68,21 @@ def check_images(files: list[Path], labels: np.ndarray, *, on_corrupt: str = "sk
     return [files[i] for i in keep], labels[keep], corrupt
 
 
+def labelled_files(root, labels: list[str], *, flag: str = "--data", of: str = "the model"):
+    """Readable files of a class-per-sub-folder tree whose class names are some of a model's
+    ``labels``: (files, indices into ``labels``, the folder's classes, corrupt files skipped)."""
+    files, truth, classes = scan_folder(root, flag=flag, min_classes=1)
+    unknown = [c for c in classes if c not in labels]
+    if unknown:
+        shown = ", ".join(labels[:10]) + (", ..." if len(labels) > 10 else "")
+        raise UsageError(f"{flag} {root}: class folders {', '.join(unknown)} are not labels of "
+                         f"{of} ({shown})")
+    files, truth, corrupt = check_images(files, truth, on_corrupt="skip")
+    if not files:
+        raise UsageError(f"{flag} {root}: no readable images")
+    return files, np.asarray([labels.index(classes[t]) for t in truth], np.int64), classes, corrupt
+
+
 def split_indices(labels: np.ndarray, *, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A seeded per-class split: (train indices, validation indices); every class keeps a train
     image and, when it has two or more, gives at least one to validation."""

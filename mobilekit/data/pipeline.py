@@ -65,6 +65,7 @@ class Split:
 
     size: tuple[int, int]
     labels: np.ndarray
+    crop = "none"  # how images of another aspect ratio are fitted (preprocess.fit)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -210,9 +211,3 @@ def as_split(data) -> Split:
     """A Split, or an (uint8 images, labels) pair as an ArraySplit."""
     return data if isinstance(data, Split) else ArraySplit(*data)
 
-
-def array_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int,
-                  shuffle_seed: int | None = None, augment_images: bool = False, epoch: int = 0):
-    """(uint8 images, labels) -> one epoch's batches: the interface train.py used before Splits."""
-    return ArraySplit(images, labels).dataset(batch_size=batch_size, seed=shuffle_seed,
-                                              epoch=epoch, augment_images=augment_images)

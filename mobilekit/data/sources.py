@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import sys
 
+from pathlib import Path
+
+import numpy as np
+
 from mobilekit.data import embedded
-from mobilekit.data.folders import check_images, scan_folder, split_indices
+from mobilekit.data.folders import check_images, labelled_files, scan_folder, split_indices
 from mobilekit.data.pipeline import ArraySplit, Data, FileSplit
+from mobilekit.data.preprocess import IMAGE_EXTENSIONS
 from mobilekit.errors import UsageError
 
 
@@ -61,6 +66,20 @@ def load_recorded(info: dict, *, resolution: int, crop: str = "none") -> Data:
                          val_fraction=info.get("val_fraction") or 0.1,
                          tfds_data_dir=info.get("data_dir"))
     raise UsageError(f"the run does not record its dataset ({name or 'no dataset record'})")
+
+
+def images_split(root, *, size: tuple[int, int], crop: str, labels: list[str],
+                 flag: str = "--calibration-data") -> tuple[FileSplit, bool]:
+    """The images of ``root`` as one split and whether they are labelled: class sub-folders named
+    like ``labels`` are; a flat folder of images is not (its labels are -1)."""
+    root = Path(root)
+    flat = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS) \
+        if root.is_dir() else []
+    if flat:
+        files, truth = check_images(flat, np.full(len(flat), -1, np.int64))[:2]
+        return FileSplit(files, truth, size=size, crop=crop), False
+    files, truth = labelled_files(root, labels, flag=flag)[:2]
+    return FileSplit(files, truth, size=size, crop=crop), True
 
 
 def _folder(root, val_root, size, seed, val_fraction, on_corrupt, crop, cache_dir) -> Data:

@@ -9,15 +9,13 @@ adds the share of images on which the bundle and that run's Keras model give the
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from mobilekit.data import NORMALIZATION, preprocess
-from mobilekit.data.folders import check_images, scan_folder
+from mobilekit.data.folders import labelled_files
 from mobilekit.errors import UsageError
 from mobilekit.fsutil import atomic_write_bytes
 
@@ -41,19 +39,17 @@ class _Run:
     """A run directory's (or .keras file's) Keras model, preprocessing as its run.json says."""
 
     def __init__(self, path: Path):
-        from mobilekit.models import load_keras
+        from mobilekit.train import run_dir
 
-        run_dir = path if path.is_dir() else path.parent
-        run_file, labels_file = run_dir / "run.json", run_dir / "labels.txt"
-        if not labels_file.is_file():
+        self.labels = run_dir.read_labels(path)
+        if self.labels is None:
             raise UsageError(f"{path}: no labels.txt beside the model (class names unknown)")
-        self.model = load_keras(path)
-        run = json.loads(run_file.read_text("utf-8")) if run_file.is_file() else {}
+        self.model = run_dir.load_keras(path)
         shape = [int(d) for d in self.model.input_shape[1:]]
-        self.spec = {"resize": "bilinear", **run.get("input", {}), "shape": [1, *shape]}
-        self.spec.setdefault("normalization", NORMALIZATION)
-        self.labels = labels_file.read_text("utf-8").splitlines()
-        self.name = run_dir.resolve().name
+        model_input = (run_dir.read_run(path) or {}).get("input", {})
+        self.spec = {"resize": "bilinear", "normalization": NORMALIZATION, **model_input,
+                     "shape": [1, *shape]}
+        self.name = run_dir.run_dir_of(path).resolve().name
 
     def scores(self, files: list[Path]) -> np.ndarray:
         x = np.concatenate([preprocess.model_input(f, self.spec) for f in files])
@@ -75,17 +71,8 @@ def evaluate(model_path, data_dir, *, out=None, run=None, batch_size: int = 32,
              progress: bool = True) -> dict:
     """The evaluate JSON (CONTRACTS ``evaluate``); writes OUT/confusion.png when ``out`` is given."""
     model = load_model(model_path)
-    files, truth, classes = scan_folder(data_dir, flag="--data", min_classes=1)
-    unknown = [c for c in classes if c not in model.labels]
-    if unknown:
-        raise UsageError(f"--data {data_dir}: class folders {', '.join(unknown)} are not labels "
-                         f"of {model_path} ({', '.join(model.labels[:10])}"
-                         f"{', ...' if len(model.labels) > 10 else ''})")
-    files, truth, corrupt = check_images(files, truth, on_corrupt="skip")
-    if not files:
-        raise UsageError(f"--data {data_dir}: no readable images")
+    files, truth, classes, corrupt = labelled_files(data_dir, model.labels, of=str(model_path))
     reference = load_model(run) if run else None
-    truth = np.asarray([model.labels.index(classes[t]) for t in truth])
     scores, agree = [], []
     for start in range(0, len(files), batch_size):
         chunk = files[start:start + batch_size]
@@ -170,16 +157,8 @@ def _plot_confusion(path: Path, predicted, truth, labels, classes, name) -> None
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def evaluate_command(args: argparse.Namespace) -> int:
-    result = evaluate(args.model, args.data, out=args.out, run=args.run,
-                      progress=not args.json or sys.stderr.isatty())
-    _print_table(result)
-    if args.json:
-        print(json.dumps(result))
-    return 0
-
-
-def _print_table(result: dict) -> None:
+def format_evaluation(result: dict) -> str:
+    """The human lines of one evaluation."""
     lines = [f"{result['model']} on {result['data']}: {result['images']} images"
              f" ({len(result['skipped'])} corrupt skipped): top-1 {result['top1']:.1%}, "
              f"top-5 {result['top5']:.1%}"]
@@ -191,4 +170,4 @@ def _print_table(result: dict) -> None:
               for c in result["per_class"]]
     if result["confusion_png"]:
         lines.append(f"  confusion matrix: {result['confusion_png']}")
-    print("\n".join(lines), file=sys.stderr)
+    return "\n".join(lines)

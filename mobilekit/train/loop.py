@@ -24,7 +24,7 @@ import numpy as np
 
 import mobilekit
 from mobilekit.data.embedded import NORMALIZATION
-from mobilekit.data.pipeline import array_dataset
+from mobilekit.data.pipeline import as_split
 from mobilekit.errors import UsageError
 from mobilekit.fsutil import atomic_write_text, staged_dir
 from mobilekit.keras import keras, tf
@@ -99,14 +99,13 @@ def make_optimizer(schedule: dict, *, steps_per_epoch: int, epochs: int, batch_s
 
 def _dataset(data, *, batch_size: int, classes: int, seed: int, epoch: int, train: bool,
              augment: bool):
-    """Arrays or a tf.data.Dataset -> batches of (normalized image, one-hot label)."""
+    """A data.pipeline Split (or (uint8 images, labels) arrays), or a tf.data.Dataset ->
+    batches of (normalized image, one-hot label)."""
     if isinstance(data, tf.data.Dataset):
         ds = data if len(data.element_spec[0].shape) == 4 else data.batch(batch_size)
     else:
-        images, labels = data
-        ds = array_dataset(images, labels, batch_size=batch_size,
-                           shuffle_seed=seed if train else None, augment_images=train and augment,
-                           epoch=epoch)
+        ds = as_split(data).dataset(batch_size=batch_size, seed=seed if train else None,
+                                    epoch=epoch, augment_images=train and augment)
     return ds.map(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), classes)))
 
 
@@ -114,7 +113,7 @@ def _count(data) -> int | None:
     if isinstance(data, tf.data.Dataset):
         n = int(data.cardinality())
         return n if n >= 0 else None
-    return len(data[1])
+    return len(as_split(data))
 
 
 class _Checkpoints:
@@ -162,8 +161,9 @@ def train(model, train, val, *, run_dir, labels: list[str], epochs: int, batch_s
           finalize: Callable | None = None, run_info: dict | None = None, **schedule) -> dict:
     """Fit ``model`` for ``epochs``, checkpointing each epoch; write RUN and return run.json.
 
-    train/val/test: (uint8 images, int labels) arrays, or tf.data.Datasets of (normalized float
-    image, int label), batched or not. ``strategy``: the tf.distribute strategy the model was
+    train/val/test: data.pipeline Splits (streamed, each epoch's order and augmentation drawn
+    from (seed, epoch)), (uint8 images, int labels) arrays, or tf.data.Datasets of (normalized
+    float image, int label), batched or not. ``strategy``: the tf.distribute strategy the model was
     built under (its scope is entered to create the optimizer). ``finalize`` maps the trained
     model to the one saved (e.g. tfmot.sparsity.keras.strip_pruning); ``run_info`` adds to
     run.json (e.g. {"qat": True}). Other keywords override the schedule (DEFAULT_SCHEDULE).
@@ -245,7 +245,7 @@ def train(model, train, val, *, run_dir, labels: list[str], epochs: int, batch_s
     run = {
         "builder": builder.to_json() if builder else None,
         "input": {"shape": [int(d) for d in final.input_shape[1:]], "normalization": NORMALIZATION,
-                  "resize": "bilinear", "crop": "none"},
+                  "resize": "bilinear", "crop": getattr(train, "crop", "none")},
         "dataset": dataset_info or {},
         "metrics": metrics,
         "qat": False,
