@@ -74,17 +74,18 @@ def make_folders(root: Path, counts: list[int]) -> dict[int, Path]:
 def train_one_epoch(folder: str, resolution: int, batch_size: int) -> dict:
     """In this process: load the folder, train one epoch, report times and peak RSS."""
     from mobilekit.data.sources import load_data
-    from mobilekit.models import build_model, builder_config
-    from mobilekit.train import train
+    from mobilekit.nets.config import BuilderConfig
+    from mobilekit.nets.models import build_model
+    from mobilekit.train.loop import train
 
     started = time.perf_counter()
     data = load_data(resolution=resolution, data=folder, val_fraction=0.02)
     loaded = time.perf_counter()
-    knobs = dict(alpha=0.35, resolution=resolution, classes=len(data.labels))
+    config = BuilderConfig("mobilenet_v2", alpha=0.35, resolution=resolution,
+                           classes=len(data.labels))
     with tempfile.TemporaryDirectory(prefix="mobilekit-scale-") as run_dir:
-        run = train(build_model("mobilenet_v2", **knobs), data.train, data.val, run_dir=run_dir,
-                    labels=data.labels, epochs=1, batch_size=batch_size,
-                    builder=builder_config("mobilenet_v2", **knobs), verbose=0)
+        run = train(build_model(config), data.train, data.val, run_dir=run_dir,
+                    labels=data.labels, epochs=1, batch_size=batch_size, builder=config, verbose=0)
     return {"images": len(data.train) + len(data.val), "load_s": round(loaded - started, 1),
             "epoch_s": round(run["metrics"]["train_seconds"], 1),
             "train_images_per_s": run["metrics"].get("train_images_per_s"),
@@ -107,9 +108,10 @@ def pipeline_images_per_s(folder: Path, *, resolution: int, batch_size: int, lim
 
 def mobilenet_v2_training_images_per_s(batch_size: int = 64, steps: int = 3) -> float:
     from mobilekit.keras import keras
-    from mobilekit.models import build_model
+    from mobilekit.nets.config import BuilderConfig
+    from mobilekit.nets.models import build_model
 
-    model = build_model("mobilenet_v2", alpha=1.0, resolution=224, classes=10)
+    model = build_model(BuilderConfig("mobilenet_v2", alpha=1.0, resolution=224, classes=10))
     model.compile(keras.optimizers.AdamW(1e-3), "sparse_categorical_crossentropy")
     x = np.random.default_rng(0).uniform(-1, 1, (batch_size, 224, 224, 3)).astype(np.float32)
     y = np.arange(batch_size) % 10

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import subprocess
 import sys
 import time
@@ -99,25 +100,30 @@ def knn_top1(train_dir: Path, test_dir: Path, k: int = 5) -> float:
     return float(np.mean(np.asarray(predicted) == test_y))
 
 
-def recipe_top1(train_dir: Path, test_dir: Path, out: Path, flags: list[str]) -> dict:
-    """recipes/image_folder.py with its defaults (+ flags), int8 bundle, evaluate on test_dir."""
+def recipe_top1(train_dir: Path, test_dir: Path, out: Path, flags: list[str],
+                repo: Path = REPO) -> dict:
+    """recipes/image_folder.py of ``repo`` (e.g. an older checkout) with its defaults (+ flags),
+    int8 bundle, scored on test_dir by this checkout's evaluate."""
     run_dir, export_dir = out / "run", out / "export"
     started = time.perf_counter()
-    subprocess.run([sys.executable, str(REPO / "recipes" / "image_folder.py"), "--data",
+    subprocess.run([sys.executable, str(repo / "recipes" / "image_folder.py"), "--data",
                     str(train_dir), "--out", str(run_dir), "--quant", "int8", "--export-dir",
-                    str(export_dir), *flags], check=True, cwd=REPO)
+                    str(export_dir), *flags], check=True, cwd=repo,
+                   env={**os.environ, "PYTHONPATH": str(repo)})
     seconds = time.perf_counter() - started
     (bundle,) = export_dir.iterdir()
     result = subprocess.run([sys.executable, "-m", "mobilekit", "evaluate", str(bundle), "--data",
                              str(test_dir), "--run", str(run_dir), "--json"],
-                            check=True, capture_output=True, text=True, cwd=REPO)
+                            check=True, capture_output=True, text=True, cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
     scores = json.loads(result.stdout)
     run = json.loads((run_dir / "run.json").read_text())
+    history = json.loads((run_dir / "history.json").read_text())
     return {"int8_top1": scores["top1"], "agreement_with_keras": scores["agreement"]["top1"],
             "val_accuracy": run["metrics"]["val_accuracy"],
             "train_seconds": run["metrics"]["train_seconds"], "recipe_seconds": round(seconds),
-            "epochs_run": len(json.loads((run_dir / "history.json").read_text())["loss"]),
-            "flags": flags}
+            "epochs_run": len(history["loss"]), "val_accuracy_per_epoch": [
+                round(v, 3) for v in history["val_accuracy"]], "flags": flags}
 
 
 DATASETS = {"fashion": (fashion_arrays, FASHION_LABELS),
@@ -133,6 +139,7 @@ def main(argv=None) -> int:
     p.add_argument("--datasets", default="fashion,digits")
     p.add_argument("--knn-only", action="store_true")
     p.add_argument("--tag", default="defaults", help="sub-folder of this trial's runs")
+    p.add_argument("--repo", default=str(REPO), help="checkout whose recipe trains (default: this)")
     args = p.parse_args(argv)
     for name in args.datasets.split(","):
         load, labels = DATASETS[name]
@@ -140,7 +147,9 @@ def main(argv=None) -> int:
         row = {"dataset": name, "train_images": TRAIN_PER_CLASS * len(labels),
                "test_images": TEST_PER_CLASS * len(labels), "knn5_top1": knn_top1(train_dir, test_dir)}
         if not args.knn_only:
-            row.update(recipe_top1(train_dir, test_dir, Path(args.root) / name / args.tag, flags))
+            row.update(recipe_top1(train_dir, test_dir, Path(args.root) / name / args.tag, flags,
+                                   Path(args.repo)))
+            row["tag"] = args.tag
             row["margin_pt"] = round(100 * (row["int8_top1"] - row["knn5_top1"]), 1)
         print(json.dumps(row), flush=True)
     return 0

@@ -40,6 +40,8 @@ DEFAULT_SCHEDULE = {
     "label_smoothing": 0.1,
     "augment": True,           # flip + small shift, for array inputs
     "bn_momentum": 0.9,        # batch-norm statistics must settle within a short run (V2/V3: 0.999)
+    "restore_best": True,      # the saved model is the epoch of best validation accuracy
+    "patience": None,          # stop after this many epochs without a better validation accuracy
 }
 # Per-builder departures from the defaults (MobileNetV3's hard-swish and SE like a gentler peak).
 BUILDER_SCHEDULE = {
@@ -137,12 +139,28 @@ class _Checkpoints:
         with staged_dir(final, replace=True) as tmp:
             self.ckpt.write(str(tmp / "ckpt"))  # every worker writes: the save is collective
         atomic_write_text(self.write_dir / STATE, json.dumps({"epoch": epoch, "history": history}))
+        keep = {f"epoch-{e:04d}" for e in (epoch - 1, epoch, best_epoch(history))}
         for old in self.write_dir.glob("epoch-*"):
-            if old.name < f"epoch-{epoch - 1:04d}":  # keep the last two
+            if old.name not in keep:  # the last two, and the best
                 shutil.rmtree(old, ignore_errors=True)
 
-    def restore(self, epoch: int) -> None:
-        self.ckpt.read(str(self.dir / f"epoch-{epoch:04d}" / "ckpt")).assert_existing_objects_matched()
+    def restore(self, epoch: int, *, own: bool = False) -> None:
+        """Model and optimizer as after ``epoch``: from the run's checkpoints, or (``own``) from
+        those this process wrote."""
+        folder = self.write_dir if own else self.dir
+        self.ckpt.read(str(folder / f"epoch-{epoch:04d}" / "ckpt")).assert_existing_objects_matched()
+
+
+def best_epoch(history: dict) -> int | None:
+    """The (first) epoch of best validation accuracy, counted from 1."""
+    scores = history.get("val_accuracy")
+    return int(np.argmax(scores)) + 1 if scores else None
+
+
+def _stalled(history: dict, patience: int | None) -> bool:
+    """Early stopping: ``patience`` epochs have passed since the best validation accuracy."""
+    best = best_epoch(history)
+    return bool(patience) and best is not None and len(history["val_accuracy"]) - best >= patience
 
 
 def writes_run(strategy) -> bool:
@@ -211,6 +229,10 @@ def train(model, train, val, *, run_dir, labels: list[str], epochs: int, batch_s
     started = time.perf_counter()
     try:
         for epoch in range(start, epochs):
+            if _stalled(history, schedule["patience"]):  # also when resuming a stopped run
+                print(f"early stop after epoch {epoch}: no better validation accuracy since "
+                      f"epoch {best_epoch(history)}", file=sys.stderr)
+                break
             keras.utils.set_random_seed(seed * 1000 + epoch)  # dropout etc.: a function of the epoch
             train_ds = _dataset(train, batch_size=batch_size, classes=classes, seed=seed,
                                 epoch=epoch, train=True, augment=schedule["augment"])
@@ -235,8 +257,13 @@ def train(model, train, val, *, run_dir, labels: list[str], epochs: int, batch_s
               f"rerun with --resume to continue", file=sys.stderr)
         raise
 
+    best, done = best_epoch(history), len(history.get("loss", []))
+    if schedule["restore_best"] and best is not None and best != done:
+        checkpoints.restore(best, own=True)
+        print(f"restored epoch {best} of {done} (best validation accuracy)", file=sys.stderr)
     final = finalize(model) if finalize else model
-    metrics = {"val_accuracy": _accuracy(final, val, batch_size, classes)}
+    metrics = {"val_accuracy": _accuracy(final, val, batch_size, classes), "best_epoch": best,
+               "epochs_run": done}
     if test is not None:
         metrics["test_accuracy"] = _accuracy(final, test, batch_size, classes)
     metrics["train_seconds"] = round(sum(history.get("seconds", [])), 3)
