@@ -63,3 +63,17 @@ def test_data_gone_int8_refused_in_one_line_or_given_by_flag(run, tmp_path):
     given = export(str(moved), quant="int8", out=tmp_path / "given", max_accuracy_drop=1.0,
                    calibration_data=str(photos))["manifest"]["verification"]
     assert given["keras_accuracy"] is not None and given["samples"] == 48
+
+
+def test_crop_travels_from_the_data_to_run_and_bundle(run, tmp_path):
+    run_dir, photos, _ = run
+    with pytest.raises(UsageError, match="--crop center"):
+        export(str(run_dir), quant="fp32", out=tmp_path / "b", crop="center")
+    data = load_data(resolution=RES, data=str(photos), crop="center")
+    model = keras.Sequential([layers.Input((RES, RES, 3)), layers.GlobalAveragePooling2D(),
+                              layers.Dense(3)])
+    record = train(model, data.train, data.val, run_dir=tmp_path / "run", labels=data.labels,
+                   epochs=1, batch_size=8, dataset_info=data.info, verbose=0)
+    assert record["input"]["crop"] == "center"
+    bundle = export(str(tmp_path / "run"), quant="fp32", out=tmp_path / "c")["manifest"]
+    assert bundle["input"]["crop"] == "center"

@@ -48,6 +48,8 @@ def _export(p):
                    help="images like the training images (class sub-folders named like the "
                         "labels, or a flat folder), when the run's own data is not here")
     flags.add_gate_flags(p)
+    p.add_argument("--crop", choices=("none", "center"), default=None,
+                   help="how apps fit other aspect ratios (default: as the run was trained)")
     p.add_argument("--max-rel-diff", type=float, default=1e-4,
                    help="fail an fp32 export when max |diff| > this x max |output| (default 1e-4)")
     flags.add_builder_flags(p)

@@ -61,7 +61,7 @@ def export(args: argparse.Namespace) -> int:
                           trust_model=args.trust_model, samples=args.samples,
                           min_agreement=args.min_agreement, max_rel_diff=args.max_rel_diff,
                           max_accuracy_drop=args.max_accuracy_drop,
-                          calibration_data=args.calibration_data)
+                          calibration_data=args.calibration_data, crop=args.crop)
     _err(format_export(result["bundle"], result["manifest"]))
     if args.json:
         print(json.dumps(result))

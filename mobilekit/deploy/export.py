@@ -140,15 +140,19 @@ def _check_images(what: str, images: np.ndarray, shape: tuple[int, int, int]) ->
 def export(model: str | BuilderConfig, *, quant: str, io: str = "float", out: str | Path | None = None,
            force: bool = False, trust_model: bool = False, samples: int = DEFAULT_SAMPLES,
            min_agreement: float = 0.98, max_rel_diff: float = 1e-4, max_accuracy_drop: float = 0.01,
-           calibration_data: str | Path | None = None) -> dict:
+           calibration_data: str | Path | None = None, crop: str | None = None) -> dict:
     """``mobilekit export``: one bundle of a builder configuration (fresh weights with batch-norm
     statistics from the embedded data) or of a run directory / model file, calibrated and
     verified on the data it was trained on (``calibration_data``: a folder of such images, when
-    that data is not here). Returns the contract's ``{"bundle": path, "manifest": {...}}``."""
+    that data is not here). ``crop``: the bundle's crop (default: the run's, else "none"); a
+    run trained with the other crop is refused. Returns ``{"bundle": path, "manifest": {...}}``."""
     if samples < 1:
         raise UsageError(f"--samples {samples}: must be at least 1")
     quantize.check_io(quant, io)
     source = load_source(model, quant=quant, trust=trust_model)
+    if crop is not None and source["dataset"] is not None and crop != source["crop"]:
+        raise UsageError(f"--crop {crop}: {model} was trained with crop {source['crop']}")
+    source["crop"] = crop or source["crop"]
     keras_model = source["model"]
     if source["trained"]:
         calibration, verification = _own_data(source, model, quant, samples, calibration_data)

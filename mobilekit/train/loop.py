@@ -38,7 +38,7 @@ DEFAULT_SCHEDULE = {
     "min_learning_rate": 0.0,  # end of the cosine decay
     "weight_decay": 1e-4,      # decoupled; not applied to biases and batch-norm parameters
     "label_smoothing": 0.1,
-    "augment": True,           # flip + small shift, for array inputs
+    "augment": True,           # data.pipeline.augment: flip, zoom/shift, brightness, contrast
     "bn_momentum": 0.9,        # batch-norm statistics must settle within a short run (V2/V3: 0.999)
     "restore_best": True,      # the saved model is the epoch of best validation accuracy
     "patience": None,          # stop after this many epochs without a better validation accuracy
@@ -144,11 +144,12 @@ class _Checkpoints:
             if old.name not in keep:  # the last two, and the best
                 shutil.rmtree(old, ignore_errors=True)
 
-    def restore(self, epoch: int, *, own: bool = False) -> None:
-        """Model and optimizer as after ``epoch``: from the run's checkpoints, or (``own``) from
-        those this process wrote."""
-        folder = self.write_dir if own else self.dir
-        self.ckpt.read(str(folder / f"epoch-{epoch:04d}" / "ckpt")).assert_existing_objects_matched()
+    def restore(self, epoch: int) -> None:
+        """Model and optimizer as after ``epoch``: from this process's own checkpoints when it
+        wrote that epoch, else from the run's."""
+        name = f"epoch-{epoch:04d}"
+        folder = self.write_dir if (self.write_dir / name).is_dir() else self.dir
+        self.ckpt.read(str(folder / name / "ckpt")).assert_existing_objects_matched()
 
 
 def best_epoch(history: dict) -> int | None:
@@ -259,7 +260,7 @@ def train(model, train, val, *, run_dir, labels: list[str], epochs: int, batch_s
 
     best, done = best_epoch(history), len(history.get("loss", []))
     if schedule["restore_best"] and best is not None and best != done:
-        checkpoints.restore(best, own=True)
+        checkpoints.restore(best)
         print(f"restored epoch {best} of {done} (best validation accuracy)", file=sys.stderr)
     final = finalize(model) if finalize else model
     metrics = {"val_accuracy": _accuracy(final, val, batch_size, classes), "best_epoch": best,
