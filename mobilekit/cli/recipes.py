@@ -34,6 +34,9 @@ def parser(description: str, *, data: bool = True, model: bool = True, export: b
                    help="tf.distribute strategy: mirrored = all local GPUs (or logical CPUs); "
                         "multi-worker reads TF_CONFIG")
     g.add_argument("--learning-rate", type=float, default=None, help="peak learning rate")
+    g.add_argument("--patience", type=int, default=None,
+                   help="stop after N epochs without a better validation accuracy (the model "
+                        "saved is always the best epoch's)")
     if data:
         g = p.add_argument_group("data (default: the embedded generated dataset)")
         g.add_argument("--data", default=None, help="image folder, one sub-folder per class")
@@ -129,7 +132,8 @@ def build_and_train(args: argparse.Namespace, config: BuilderConfig, data, *, ru
     run = train(model, data.train, data.val, test=data.test, run_dir=run_dir,
                 labels=data.labels, epochs=args.epochs, batch_size=args.batch_size,
                 seed=args.seed, builder=config, dataset_info=data.info, resume=args.resume,
-                strategy=strategy, learning_rate=args.learning_rate, **train_kwargs)
+                strategy=strategy, learning_rate=args.learning_rate, patience=args.patience,
+                **train_kwargs)
     return plain_model(model, run_dir, strategy), run
 
 
