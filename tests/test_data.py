@@ -137,7 +137,7 @@ def test_folder_bad_inputs_are_one_line_usage_errors(tmp_path):
     with pytest.raises(UsageError, match="no such folder"):
         load_data(resolution=16, data=str(tmp_path / "missing"))
     one = write_image_folder(tmp_path / "one", classes=("circle",), corrupt=False)
-    with pytest.raises(UsageError, match="at least 2 class sub-folder"):
+    with pytest.raises(UsageError, match="two class sub-folders"):
         load_data(resolution=16, data=str(one))
     empty = write_image_folder(tmp_path / "empty", corrupt=False)
     (empty / "zzz_empty").mkdir()

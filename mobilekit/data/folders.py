@@ -27,8 +27,9 @@ def scan_folder(root, *, flag: str = "--data",
         raise UsageError(f"{flag} {root}: no such folder")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(classes) < min_classes:
-        raise UsageError(f"{flag} {root}: needs at least {min_classes} class sub-folder(s), one "
-                         f"per class, found {len(classes)}")
+        wanted = "two class sub-folders" if min_classes > 1 else "a class sub-folder"
+        raise UsageError(f"{flag} {root}: needs at least {wanted} (one per class), found "
+                         f"{len(classes)}")
     files, labels = [], []
     for index, name in enumerate(classes):
         found = sorted(p for p in (root / name).rglob("*")
