@@ -18,7 +18,7 @@ import time
 
 from mobilekit.nets.config import BuilderConfig
 from mobilekit.data import EMBEDDED_LABELS, embedded_arrays
-from mobilekit.data.pipeline import array_dataset
+from mobilekit.data.pipeline import ArraySplit
 from mobilekit.nets.models import build_model
 from mobilekit.train.loop import train
 
@@ -26,8 +26,8 @@ from mobilekit.train.loop import train
 def pipeline_images_per_s(images, labels, *, batch_size: int, epochs: int = 3) -> float:
     count, start = 0, time.perf_counter()
     for epoch in range(epochs):
-        for x, _ in array_dataset(images, labels, batch_size=batch_size, shuffle_seed=0,
-                                  augment_images=True, epoch=epoch):
+        for x, _ in ArraySplit(images, labels).dataset(batch_size=batch_size, seed=0,
+                                                       augment_images=True, epoch=epoch):
             count += int(x.shape[0])
     return count / (time.perf_counter() - start)
 

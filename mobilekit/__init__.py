@@ -26,6 +26,7 @@ _LAZY = {
     "summary": "mobilekit.nets.cost:summarize",
     "export": "mobilekit.deploy.export:export",
     "predict": "mobilekit.deploy.predict:predict",
+    "evaluate": "mobilekit.deploy.evaluate:evaluate",
     "inspect": "mobilekit.runtime.inspect:describe",
     "benchmark": "mobilekit.bench.schedule:benchmark",
     "compare": "mobilekit.studies.compare:compare",

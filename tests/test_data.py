@@ -95,13 +95,15 @@ def test_folder_loads_labels_in_sorted_order_and_skips_corrupt(tmp_path, capsys)
     root = write_image_folder(tmp_path / "photos", classes=("star", "circle", "square"))
     data = load_data(resolution=32, data=str(root), seed=1, val_fraction=0.25)
     assert data.labels == ["circle", "square", "star"]
-    assert data.train[0].shape[1:] == (32, 32, 3) and data.train[0].dtype == np.uint8
+    images, labels = data.train.arrays()
+    assert images.shape[1:] == (32, 32, 3) and images.dtype == np.uint8
+    assert np.array_equal(labels, data.train.labels)
     assert data.info["skipped_corrupt"] == 1
-    assert len(data.train[1]) + len(data.val[1]) == 24
-    assert set(data.val[1]) == {0, 1, 2}  # the split keeps every class in validation
+    assert len(data.train) + len(data.val) == 24
+    assert set(data.val.labels) == {0, 1, 2}  # the split keeps every class in validation
     assert "broken.jpg" in capsys.readouterr().err
     again = load_data(resolution=32, data=str(root), seed=1, val_fraction=0.25)
-    assert np.array_equal(again.val[0], data.val[0])  # the split is a function of the seed
+    assert again.val.files == data.val.files  # the split is a function of the seed
 
 
 def test_folder_corrupt_image_stops_with_its_path(tmp_path):
@@ -110,21 +112,21 @@ def test_folder_corrupt_image_stops_with_its_path(tmp_path):
         load_data(resolution=32, data=str(root), on_corrupt="stop")
 
 
-def test_folder_decode_keeps_pixels_at_native_size(tmp_path):
+def test_folder_streams_pixels_at_native_size_unchanged(tmp_path):
     root = write_image_folder(tmp_path / "photos", corrupt=False, size=24)
     from PIL import Image
-    from mobilekit.data.folders import decode_files
 
-    png = sorted(root.glob("circle/*.png"))[0]
-    decoded = decode_files([png], resolution=24)[0]
-    assert np.array_equal(decoded, np.asarray(Image.open(png).convert("RGB")))
+    data = load_data(resolution=24, data=str(root))
+    png = next(i for i, f in enumerate(data.train.files) if f.endswith(".png"))
+    images, _ = data.train.arrays()
+    assert np.array_equal(images[png], np.asarray(Image.open(data.train.files[png]).convert("RGB")))
 
 
 def test_folder_separate_validation_folder(tmp_path):
     train = write_image_folder(tmp_path / "train", corrupt=False)
     val = write_image_folder(tmp_path / "val", per_class=2, corrupt=False)
     data = load_data(resolution=16, data=str(train), val_data=str(val))
-    assert len(data.val[1]) == 6 and len(data.train[1]) == 24
+    assert len(data.val) == 6 and len(data.train) == 24
     other = write_image_folder(tmp_path / "other", classes=("circle", "ring", "star"), per_class=1,
                                corrupt=False)
     with pytest.raises(UsageError, match="differ"):
@@ -135,7 +137,7 @@ def test_folder_bad_inputs_are_one_line_usage_errors(tmp_path):
     with pytest.raises(UsageError, match="no such folder"):
         load_data(resolution=16, data=str(tmp_path / "missing"))
     one = write_image_folder(tmp_path / "one", classes=("circle",), corrupt=False)
-    with pytest.raises(UsageError, match="two class"):
+    with pytest.raises(UsageError, match="two class sub-folders"):
         load_data(resolution=16, data=str(one))
     empty = write_image_folder(tmp_path / "empty", corrupt=False)
     (empty / "zzz_empty").mkdir()
@@ -146,20 +148,28 @@ def test_folder_bad_inputs_are_one_line_usage_errors(tmp_path):
 def test_embedded_is_the_default_source():
     data = load_data(resolution=16, counts={"train": 64, "val": 32, "test": 32})
     assert data.labels == EMBEDDED_LABELS and data.info["name"] == "embedded"
-    assert len(data.train[1]) == 64 and len(data.test[1]) == 32
+    assert len(data.train) == 64 and len(data.test) == 32
+    assert np.array_equal(data.test.arrays()[0], embedded_arrays("test", resolution=16, count=32)[0])
 
 
 # --- TFDS ----------------------------------------------------------------------------------------
 
-def test_tfds_mock_dataset_resized_to_rgb():
+def test_tfds_mock_dataset_streams_rgb_batches():
     tfds = pytest.importorskip("tensorflow_datasets")
     from mobilekit.data.tfds import load_tfds
 
     with tfds.testing.mock_data(num_examples=12, policy=tfds.testing.MockPolicy.USE_CODE):
-        data = load_tfds("mnist", resolution=20, seed=0)
-    assert data.train[0].shape[1:] == (20, 20, 3) and data.train[0].dtype == np.uint8
+        data = load_tfds("mnist", resolution=20)
+        images, labels = data.train.arrays()
+        batches = [data.train.dataset(batch_size=5, seed=3, epoch=1, augment_images=True)
+                   for _ in range(2)]
+        first, second = ([x.numpy() for x, _ in b] for b in batches)
+    assert images.shape == (12, 20, 20, 3) and images.dtype == np.uint8
+    assert np.all(images[..., 0] == images[..., 2])  # grey digits become grey RGB
     assert data.test is not None and len(data.labels) == 10
-    assert len(data.train[1]) == len(data.val[1]) == 12  # mocked: every split exists
+    assert len(data.train) == len(data.val) == 12  # mocked: every split exists
+    assert [len(b) for b in first] == [5, 5, 2]
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))  # an epoch is reproducible
 
 
 def test_tfds_not_prepared_needs_download_flag(tmp_path):

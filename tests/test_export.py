@@ -92,7 +92,8 @@ def test_existing_bundle_is_replaced_only_when_asked(model, tmp_path):
 
 def test_failed_verification_writes_no_bundle(model, tmp_path):
     with pytest.raises(PartialFailure, match="agreement"):
-        export(model, tmp_path / "b", quant="int8", trained=True, min_agreement=1.01)
+        export(model, tmp_path / "b", quant="int8", trained=True, min_agreement=1.01,
+               verification=(images(), None))  # unlabelled: the agreement gate applies
     assert list(tmp_path.iterdir()) == []
 
 

@@ -9,7 +9,8 @@ from PIL import Image
 
 from mobilekit.cli import main
 from mobilekit.data import embedded_arrays, normalize
-from mobilekit.deploy.predict import Classifier, preprocess, quantize_input, round_half_away
+from mobilekit.data.preprocess import quantize_input, round_half_away
+from mobilekit.deploy.predict import Classifier, preprocess
 from mobilekit.errors import UsageError
 from test_export import CLASSES, RES, export, tiny_model
 

@@ -41,10 +41,15 @@ def _export(p):
     p.add_argument("--force", action="store_true", help="replace an existing bundle")
     p.add_argument("--trust-model", action="store_true",
                    help="allow loading .h5 / SavedModel files (they can run arbitrary code)")
-    p.add_argument("--samples", type=int, default=256,
-                   help="verification samples from the validation data (default 256)")
-    p.add_argument("--min-agreement", type=float, default=0.98,
-                   help="fail a trained quantized export below this top-1 agreement (default 0.98)")
+    p.add_argument("--samples", type=int, default=1000,
+                   help="verification images from the run's validation split (default: all up "
+                        "to 1000)")
+    p.add_argument("--calibration-data", default=None, metavar="DIR",
+                   help="images like the training images (class sub-folders named like the "
+                        "labels, or a flat folder), when the run's own data is not here")
+    flags.add_gate_flags(p)
+    p.add_argument("--crop", choices=("none", "center"), default=None,
+                   help="how apps fit other aspect ratios (default: as the run was trained)")
     p.add_argument("--max-rel-diff", type=float, default=1e-4,
                    help="fail an fp32 export when max |diff| > this x max |output| (default 1e-4)")
     flags.add_builder_flags(p)
@@ -81,6 +86,15 @@ def _inspect(p):
     flags.add_json(p)
 
 
+def _evaluate(p):
+    p.add_argument("model", help="bundle directory, run directory or .keras file")
+    p.add_argument("--data", required=True, help="labelled image folder, one sub-folder per class")
+    p.add_argument("--out", default=None, help="write the confusion matrix PNG here")
+    p.add_argument("--run", default=None, help="the bundle's run directory: also report how "
+                                               "often bundle and Keras model give the same answer")
+    flags.add_json(p)
+
+
 def _predict(p):
     p.add_argument("bundle", help="bundle directory")
     p.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR")
@@ -105,6 +119,7 @@ COMMANDS: dict[str, tuple[str, Callable]] = {
     "inspect": ("inputs, outputs, ops and XNNPACK delegation of a .tflite", _inspect),
     "predict": ("classify images with a bundle", _predict),
     "web": ("serve the browser demo (LiteRT.js) and the bundles in a directory", _web),
+    "evaluate": ("accuracy of a bundle or run on a labelled image folder", _evaluate),
 }
 
 

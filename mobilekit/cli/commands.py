@@ -59,7 +59,9 @@ def export(args: argparse.Namespace) -> int:
         model = args.model
     result = export_model(model, quant=args.quant, io=args.io, out=args.out, force=args.force,
                           trust_model=args.trust_model, samples=args.samples,
-                          min_agreement=args.min_agreement, max_rel_diff=args.max_rel_diff)
+                          min_agreement=args.min_agreement, max_rel_diff=args.max_rel_diff,
+                          max_accuracy_drop=args.max_accuracy_drop,
+                          calibration_data=args.calibration_data, crop=args.crop)
     _err(format_export(result["bundle"], result["manifest"]))
     if args.json:
         print(json.dumps(result))
@@ -128,3 +130,15 @@ def web(args: argparse.Namespace) -> int:
     from mobilekit.web import serve
 
     return serve(args.bundles, args.port, args.demo_dir)
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    from mobilekit.deploy.evaluate import evaluate as measure
+    from mobilekit.deploy.evaluate import format_evaluation
+
+    result = measure(args.model, args.data, out=args.out, run=args.run,
+                     progress=not args.json or sys.stderr.isatty())
+    _err(format_evaluation(result))
+    if args.json:
+        print(json.dumps(result))
+    return 0

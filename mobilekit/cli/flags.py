@@ -32,6 +32,17 @@ def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine output on stdout")
 
 
+def add_gate_flags(group, *, min_agreement: float = 0.98) -> None:
+    """The gates a trained quantized export must pass (deploy.verify), for export and recipes."""
+    group.add_argument("--max-accuracy-drop", type=float, default=0.01,
+                       help="fail a trained quantized export that is less accurate than its "
+                            "Keras model by more than this on labelled validation images "
+                            "(default 0.01 = 1 point)")
+    group.add_argument("--min-agreement", type=float, default=min_agreement,
+                       help="without labelled images: fail a trained quantized export below this "
+                            f"top-1 agreement with its Keras model (default {min_agreement})")
+
+
 def add_builder_flags(parser: argparse.ArgumentParser, *, kind: bool = True) -> None:
     """The builder knobs (summary, export, compare, recipes); ``None`` = not given."""
     group = parser.add_argument_group("builder flags")

@@ -34,6 +34,9 @@ def parser(description: str, *, data: bool = True, model: bool = True, export: b
                    help="tf.distribute strategy: mirrored = all local GPUs (or logical CPUs); "
                         "multi-worker reads TF_CONFIG")
     g.add_argument("--learning-rate", type=float, default=None, help="peak learning rate")
+    g.add_argument("--patience", type=int, default=None,
+                   help="stop after N epochs without a better validation accuracy (the model "
+                        "saved is always the best epoch's)")
     if data:
         g = p.add_argument_group("data (default: the embedded generated dataset)")
         g.add_argument("--data", default=None, help="image folder, one sub-folder per class")
@@ -43,6 +46,13 @@ def parser(description: str, *, data: bool = True, model: bool = True, export: b
                        help="share of --data held out for validation (default 0.1)")
         g.add_argument("--on-corrupt", choices=("skip", "stop"), default="skip",
                        help="a corrupt image is skipped and counted (default) or stops the run")
+        g.add_argument("--crop", choices=("none", "center"), default="none",
+                       help="fit images of another aspect ratio by squeezing them (none, the "
+                            "default) or by cutting the largest central box (center); bundles "
+                            "record it")
+        g.add_argument("--cache-dir", default=None,
+                       help="keep decoded, resized images of --data in DIR (one uint8 file per "
+                            "split; worth it when decoding dominates, e.g. small resolutions)")
         g.add_argument("--tfds", default=None, help="TFDS dataset name (needs mobilekit[tfds])")
         g.add_argument("--download", action="store_true", help="let TFDS download the dataset")
         g.add_argument("--train-count", type=int, default=None,
@@ -65,11 +75,9 @@ def add_export_flags(p: argparse.ArgumentParser, *, min_agreement: float = 0.98,
         g.add_argument("--quant", type=flags.quant_list, default=["fp32", "int8"],
                        help=f"comma separated, of {', '.join(QUANT_MODES)} (default fp32,int8)")
     g.add_argument("--export-dir", default="export", help="bundles go here (default ./export)")
-    g.add_argument("--min-agreement", type=float, default=min_agreement,
-                   help="export gate: least top-1 agreement of TFLite with Keras "
-                        f"(default {min_agreement})")
-    g.add_argument("--verify-samples", type=int, default=256,
-                   help="test images each bundle is verified on (default 256)")
+    flags.add_gate_flags(g, min_agreement=min_agreement)
+    g.add_argument("--verify-samples", type=int, default=1000,
+                   help="validation images each bundle is verified on (default: all up to 1000)")
 
 
 def run(main: Callable[[argparse.Namespace], int | None], p: argparse.ArgumentParser,
@@ -99,7 +107,8 @@ def setup(args: argparse.Namespace, **model_defaults):
     counts = {"train": args.train_count} if args.train_count else None
     data = load_data(resolution=config.resolution, data=args.data, val_data=args.val_data,
                      tfds=args.tfds, download=args.download, seed=args.seed,
-                     val_fraction=args.val_fraction, on_corrupt=args.on_corrupt, counts=counts)
+                     val_fraction=args.val_fraction, on_corrupt=args.on_corrupt, counts=counts,
+                     crop=args.crop, cache_dir=args.cache_dir)
     classes = len(data.labels)
     if args.classes is not None and args.classes != classes:
         raise UsageError(f"--classes {args.classes}: the data has {classes} classes")
@@ -122,7 +131,8 @@ def build_and_train(args: argparse.Namespace, config: BuilderConfig, data, *, ru
     run = train(model, data.train, data.val, test=data.test, run_dir=run_dir,
                 labels=data.labels, epochs=args.epochs, batch_size=args.batch_size,
                 seed=args.seed, builder=config, dataset_info=data.info, resume=args.resume,
-                strategy=strategy, learning_rate=args.learning_rate, **train_kwargs)
+                strategy=strategy, learning_rate=args.learning_rate, patience=args.patience,
+                **train_kwargs)
     return plain_model(model, run_dir, strategy), run
 
 
@@ -154,28 +164,25 @@ def export_all(args: argparse.Namespace, model, data, config: BuilderConfig, mod
     """Export one bundle per quantization mode under --export-dir; a failed gate is reported
     and the others go on (PartialFailure at the end). A non-chief worker of a multi-worker run
     exports nothing: the chief does."""
-    from mobilekit.data import NORMALIZATION, normalize
+    from mobilekit.data import NORMALIZATION
     from mobilekit.deploy.bundle import bundle_name
-    from mobilekit.deploy.export import export_bundle
-    from mobilekit.deploy.quantize import MAX_CALIBRATION_SAMPLES
+    from mobilekit.deploy.export import export_bundle, run_data_samples
     from mobilekit.train.loop import writes_run
 
     if not writes_run(strategy):
         return []
 
-    split = data.test if data.test is not None else data.val
-    images = normalize(split[0][:args.verify_samples])
-    labels = split[1][:args.verify_samples]
-    calibration = normalize(data.train[0][:MAX_CALIBRATION_SAMPLES])
+    calibration, verification = run_data_samples(data, args.verify_samples, seed=args.seed)
     manifests, failed = [], []
     for quant in modes:
         name = bundle_name(config, quant, sparse=sparsity is not None)
         try:
             manifests.append(export_bundle(
                 model, Path(args.export_dir) / name, quant=quant, name=name, labels=data.labels,
-                builder=config, trained=True, normalization=NORMALIZATION,
-                calibration=calibration, verification=(images, labels), replace=True,
-                sparsity=sparsity, min_agreement=args.min_agreement))
+                builder=config, trained=True, normalization=NORMALIZATION, crop=data.train.crop,
+                calibration=calibration, verification=verification, replace=True,
+                sparsity=sparsity, min_agreement=args.min_agreement,
+                max_accuracy_drop=args.max_accuracy_drop))
         except PartialFailure as exc:
             print(f"export: {exc}", file=sys.stderr)
             failed.append(name)

@@ -1,6 +1,8 @@
-"""Datasets: the embedded generated default, image folders and TFDS, as arrays or tf.data.
+"""Data: the embedded generated default, image folders and TFDS as streaming splits
+(``pipeline``), and the one preprocessing definition training and serving share (``preprocess``).
 
-Importing this package is numpy-only; the TensorFlow parts live in submodules imported when used.
+Importing this package is numpy-only (``preprocess`` adds Pillow); the TensorFlow parts
+(``pipeline``, ``sources``, ``tfds``) are submodules imported when used.
 """
 
 from mobilekit.data.embedded import (

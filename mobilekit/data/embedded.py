@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mobilekit.data import preprocess
+
 EMBEDDED_LABELS: list[str] = [
     "circle", "square", "triangle", "star", "cross", "ring", "stripes", "checker",
 ]
@@ -36,7 +38,7 @@ HARD_NOISE = (8.0, 14.0)
 
 def normalize(images: np.ndarray) -> np.ndarray:
     """RGB uint8 -> the float32 models take: (pixel - 127.5) / 127.5, in [-1, 1]."""
-    return (np.asarray(images, dtype=np.float32) - 127.5) / 127.5
+    return preprocess.normalize(images, NORMALIZATION)
 
 
 def embedded_arrays(split: str, *, resolution: int, count: int | None = None,

@@ -1,33 +1,34 @@
 """Image folders: one sub-folder per class, labels in sorted folder order.
 
-Every file is decoded once up front (in a thread pool, with Pillow): a corrupt or unreadable image is
-reported with its path and either skipped (counted in the summary) or stops the run, by
-``on_corrupt``, so training never dies half-way with a bare TensorFlow traceback. The good files are
-then decoded and resized by a parallel tf.data map into a uint8 array at the model's resolution,
-which is the cache the training pipeline reads every epoch.
+Every file is decoded once up front (in a thread pool, with Pillow; JPEGs at 1/8 scale, which
+still reads every byte): a corrupt or unreadable image is reported with its path and either skipped
+(counted in the summary) or stops the run, by ``on_corrupt``, so training never dies half-way with a
+bare TensorFlow traceback. Training then streams the good files (``pipeline.FileSplit``).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from mobilekit.data.preprocess import IMAGE_EXTENSIONS, open_image, to_rgb
 from mobilekit.errors import UsageError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
-
-def scan_folder(root, *, flag: str = "--data") -> tuple[list[Path], np.ndarray, list[str]]:
+def scan_folder(root, *, flag: str = "--data",
+                min_classes: int = 2) -> tuple[list[Path], np.ndarray, list[str]]:
     """Files and int labels of a class-per-sub-folder tree; UsageError names what is wrong."""
     root = Path(root)
     if not root.is_dir():
         raise UsageError(f"{flag} {root}: no such folder")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if len(classes) < 2:
-        raise UsageError(f"{flag} {root}: needs at least two class sub-folders, found "
+    if len(classes) < min_classes:
+        wanted = "two class sub-folders" if min_classes > 1 else "a class sub-folder"
+        raise UsageError(f"{flag} {root}: needs at least {wanted} (one per class), found "
                          f"{len(classes)}")
     files, labels = [], []
     for index, name in enumerate(classes):
@@ -43,12 +44,10 @@ def scan_folder(root, *, flag: str = "--data") -> tuple[list[Path], np.ndarray, 
 
 def _problem(path: Path) -> str | None:
     """Why ``path`` cannot be used as an image, or None when it decodes."""
-    from PIL import Image
-
     try:
-        with Image.open(path) as image:
-            image.load()
-            if image.width < 1 or image.height < 1:
+        with open_image(path) as image:
+            image.draft("RGB", (1, 1))  # JPEG: decode at 1/8 scale, every byte still read
+            if min(to_rgb(image).size) < 1:
                 return "empty image"
     except Exception as exc:  # Pillow raises many types for bad files; all mean "unusable"
         return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'unreadable'}"
@@ -59,7 +58,7 @@ def check_images(files: list[Path], labels: np.ndarray, *, on_corrupt: str = "sk
     """Drop (or, with on_corrupt="stop", refuse) files that do not decode; report each path."""
     if on_corrupt not in ("skip", "stop"):
         raise UsageError(f"--on-corrupt: choose skip or stop, not {on_corrupt!r}")
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         problems = list(pool.map(_problem, files))
     corrupt = [f"{path}: {why}" for path, why in zip(files, problems) if why]
     if corrupt and on_corrupt == "stop":
@@ -70,21 +69,19 @@ def check_images(files: list[Path], labels: np.ndarray, *, on_corrupt: str = "sk
     return [files[i] for i in keep], labels[keep], corrupt
 
 
-def decode_files(files: list[Path], *, resolution: int, batch_size: int = 64) -> np.ndarray:
-    """Decode to RGB and resize (bilinear, no crop, as the manifest says) -> uint8 [N, R, R, 3]."""
-    from mobilekit.keras import tf
-
-    def load(path):
-        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-        image = tf.image.resize(image, (resolution, resolution), method="bilinear")
-        return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-
-    ds = tf.data.Dataset.from_tensor_slices([str(f) for f in files])
-    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    batches = [b.numpy() for b in ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)]
-    if not batches:
-        return np.zeros((0, resolution, resolution, 3), np.uint8)
-    return np.concatenate(batches)
+def labelled_files(root, labels: list[str], *, flag: str = "--data", of: str = "the model"):
+    """Readable files of a class-per-sub-folder tree whose class names are some of a model's
+    ``labels``: (files, indices into ``labels``, the folder's classes, corrupt files skipped)."""
+    files, truth, classes = scan_folder(root, flag=flag, min_classes=1)
+    unknown = [c for c in classes if c not in labels]
+    if unknown:
+        shown = ", ".join(labels[:10]) + (", ..." if len(labels) > 10 else "")
+        raise UsageError(f"{flag} {root}: class folders {', '.join(unknown)} are not labels of "
+                         f"{of} ({shown})")
+    files, truth, corrupt = check_images(files, truth, on_corrupt="skip")
+    if not files:
+        raise UsageError(f"{flag} {root}: no readable images")
+    return files, np.asarray([labels.index(classes[t]) for t in truth], np.int64), classes, corrupt
 
 
 def split_indices(labels: np.ndarray, *, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,9 @@ import numpy as np
 
 import mobilekit
 from mobilekit.deploy import quantize
-from mobilekit.data import EMBEDDED_LABELS, NORMALIZATION, embedded_arrays, normalize
+from mobilekit.data import EMBEDDED_LABELS, NORMALIZATION, preprocess
+from mobilekit.data.pipeline import Data
+from mobilekit.data.sources import images_split, load_data, load_recorded
 from mobilekit.deploy.bundle import LABELS_FILE, MODEL_FILE, bundle_name, io_spec, sha256, write_files
 from mobilekit.deploy.convert import convert, input_shape, logits_model
 from mobilekit.deploy.verify import semantics, verify
@@ -25,7 +27,7 @@ from mobilekit.keras import keras, tf
 from mobilekit.nets.config import BuilderConfig
 from mobilekit.runtime.graph import delegation, one_line, op_costs
 
-DEFAULT_SAMPLES = 256
+DEFAULT_SAMPLES = 1000  # verification images: the whole validation split up to this many
 
 
 def export_bundle(model: keras.Model, out_dir: str | Path, *, quant: str, io: str = "float",
@@ -33,7 +35,8 @@ def export_bundle(model: keras.Model, out_dir: str | Path, *, quant: str, io: st
                   normalization: dict, calibration: np.ndarray | None = None,
                   verification: tuple[np.ndarray, np.ndarray | None] | None = None,
                   replace: bool = False, min_agreement: float = 0.98, max_rel_diff: float = 1e-4,
-                  crop: str = "none", sparsity: float | None = None) -> dict:
+                  max_accuracy_drop: float = 0.01, crop: str = "none",
+                  sparsity: float | None = None) -> dict:
     """Write one bundle at ``out_dir`` and return its manifest.
 
     ``calibration``: normalized float images [N,H,W,3] (int8/int16x8; defaults to the verification
@@ -65,7 +68,8 @@ def export_bundle(model: keras.Model, out_dir: str | Path, *, quant: str, io: st
         path.write_bytes(model_bytes)
         try:
             check = verify(model, path, quant, images=images, labels=truth, trained=trained,
-                           min_agreement=min_agreement, max_rel_diff=max_rel_diff)
+                           min_agreement=min_agreement, max_rel_diff=max_rel_diff,
+                           max_accuracy_drop=max_accuracy_drop)
         except RuntimeError as exc:  # the interpreter refuses the graph it was given
             raise PartialFailure(f"{name}: the converted model does not run in LiteRT, no bundle "
                                  f"written ({one_line(exc)})") from exc
@@ -118,6 +122,9 @@ def _gate_text(check: dict) -> str:
     if gates["max_rel_diff"] is not None:
         return (f"max |diff| {check['max_abs_diff']:.3g} > {gates['max_rel_diff']:g} x max |output| "
                 f"{check['output_scale']:.3g}")
+    if gates["max_accuracy_drop"] is not None:
+        return (f"accuracy {check['tflite_accuracy']:.4f} vs keras {check['keras_accuracy']:.4f}: "
+                f"a drop of more than {gates['max_accuracy_drop']:g}")
     return f"top-1 agreement {check['top1_agreement']:.4f} < {gates['min_top1_agreement']}"
 
 
@@ -132,36 +139,79 @@ def _check_images(what: str, images: np.ndarray, shape: tuple[int, int, int]) ->
 
 def export(model: str | BuilderConfig, *, quant: str, io: str = "float", out: str | Path | None = None,
            force: bool = False, trust_model: bool = False, samples: int = DEFAULT_SAMPLES,
-           min_agreement: float = 0.98, max_rel_diff: float = 1e-4) -> dict:
+           min_agreement: float = 0.98, max_rel_diff: float = 1e-4, max_accuracy_drop: float = 0.01,
+           calibration_data: str | Path | None = None, crop: str | None = None) -> dict:
     """``mobilekit export``: one bundle of a builder configuration (fresh weights with batch-norm
-    statistics from data) or of a run directory / model file. Returns the contract's
-    ``{"bundle": path, "manifest": {...}}``."""
+    statistics from the embedded data) or of a run directory / model file, calibrated and
+    verified on the data it was trained on (``calibration_data``: a folder of such images, when
+    that data is not here). ``crop``: the bundle's crop (default: the run's, else "none"); a
+    run trained with the other crop is refused. Returns ``{"bundle": path, "manifest": {...}}``."""
     if samples < 1:
         raise UsageError(f"--samples {samples}: must be at least 1")
     quantize.check_io(quant, io)
     source = load_source(model, quant=quant, trust=trust_model)
+    if crop is not None and source["dataset"] is not None and crop != source["crop"]:
+        raise UsageError(f"--crop {crop}: {model} was trained with crop {source['crop']}")
+    source["crop"] = crop or source["crop"]
     keras_model = source["model"]
-    resolution = input_shape(keras_model)[0]
-    calibration = normalize(embedded_arrays("train", resolution=resolution,
-                                            count=quantize.MAX_CALIBRATION_SAMPLES)[0])
-    if not source["trained"]:  # a builder's fresh weights: make its int8 graph a trained one's
+    if source["trained"]:
+        calibration, verification = _own_data(source, model, quant, samples, calibration_data)
+    else:  # a builder's fresh weights: make its int8 graph a trained one's
         from mobilekit.nets.models import calibrate_batch_norm
         from mobilekit.train.qat import quantize_aware
 
+        data = load_data(resolution=input_shape(keras_model)[0], counts={
+            "train": quantize.MAX_CALIBRATION_SAMPLES, "val": samples, "test": 0})
+        calibration, verification = run_data_samples(data, samples)
         calibrate_batch_norm(keras_model, calibration)
         if quant == "qat-int8":
             keras_model = quantize_aware(keras_model)
-    images, truth = embedded_arrays("val", resolution=resolution, count=samples)
-    classes = int(np.prod(keras_model.outputs[0].shape[1:]))
+        if source["labels"] != data.labels:
+            verification = (verification[0], None)
     name = bundle_name(source["builder"], quant, model_name=source["run_name"], io=io)
     out = Path(out) if out else Path("export") / name
     manifest = export_bundle(
         keras_model, out, quant=quant, io=io, name=name, labels=source["labels"],
         builder=source["builder"], trained=source["trained"],
         normalization=source["normalization"], crop=source["crop"], calibration=calibration,
-        verification=(normalize(images), truth if classes == len(EMBEDDED_LABELS) else None),
-        replace=force, min_agreement=min_agreement, max_rel_diff=max_rel_diff)
+        verification=verification, replace=force, min_agreement=min_agreement,
+        max_rel_diff=max_rel_diff, max_accuracy_drop=max_accuracy_drop)
     return {"bundle": str(out), "manifest": manifest}
+
+
+def run_data_samples(data, samples: int, *, seed: int = 0, normalization: dict = NORMALIZATION):
+    """(calibration images, (verification images, labels)), normalized: a seeded sample of the
+    training split, and the first ``samples`` images of the validation split."""
+    train_images, _ = data.train.arrays(quantize.MAX_CALIBRATION_SAMPLES, seed=seed)
+    images, labels = data.val.arrays(samples)
+    return (preprocess.normalize(train_images, normalization),
+            (preprocess.normalize(images, normalization), labels))
+
+
+def _own_data(source: dict, model, quant: str, samples: int, calibration_data):
+    """Calibration and verification data of a trained model: the data its run.json records, or
+    the folder given; without either, float modes verify on random inputs (numerics only) and
+    calibrated modes are refused rather than calibrated on data the model never saw."""
+    shape = input_shape(source["model"])
+    if calibration_data:
+        split, labelled = images_split(calibration_data, size=shape[:2], crop=source["crop"],
+                                       labels=source["labels"])
+        data = Data(split, split, None, source["labels"], {})
+        calibration, (images, labels) = run_data_samples(data, samples,
+                                                         normalization=source["normalization"])
+        return calibration, (images, labels if labelled else None)
+    try:
+        if source["dataset"] is None:
+            raise UsageError("no run.json records it")
+        data = load_recorded(source["dataset"], resolution=shape[0], crop=source["crop"])
+        if data.labels != source["labels"]:
+            raise UsageError(f"its classes are now {', '.join(data.labels[:5])}...")
+    except UsageError as exc:
+        if quant not in quantize.CALIBRATED_MODES:
+            return None, None
+        raise UsageError(f"{model}: the data it was trained on is not available ({exc}); pass "
+                         "--calibration-data DIR, a folder of images like its training images")
+    return run_data_samples(data, samples, normalization=source["normalization"])
 
 
 def load_source(model: str | BuilderConfig, *, quant: str, trust: bool = False) -> dict:
@@ -173,7 +223,7 @@ def load_source(model: str | BuilderConfig, *, quant: str, trust: bool = False) 
 
         return {"model": build_model(model), "builder": model, "trained": False,
                 "labels": _default_labels(model.classes), "normalization": NORMALIZATION,
-                "crop": "none", "run_name": None}
+                "crop": "none", "dataset": None, "run_name": None}
     path = Path(model)
     if not path.exists():
         raise UsageError(f"{model}: not a builder name, run directory or model file")
@@ -189,7 +239,7 @@ def load_source(model: str | BuilderConfig, *, quant: str, trust: bool = False) 
     return {"model": keras_model, "builder": run_dir.run_builder(run), "trained": True,
             "labels": run_dir.read_labels(path) or _default_labels(classes),
             "normalization": model_input.get("normalization", NORMALIZATION),
-            "crop": model_input.get("crop", "none"),
+            "crop": model_input.get("crop", "none"), "dataset": run.get("dataset"),
             "run_name": run_dir.run_dir_of(path).resolve().name if run else path.stem}
 
 

@@ -9,60 +9,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 
+from mobilekit.data.preprocess import IMAGE_EXTENSIONS, dequantize_output, model_input, quantize_input
 from mobilekit.deploy.bundle import read_bundle
 from mobilekit.errors import UsageError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
-
-
-def round_half_away(x: np.ndarray) -> np.ndarray:
-    """Round half away from zero (numpy's own rounding is half-to-even)."""
-    return np.sign(x) * np.floor(np.abs(x) + 0.5)
-
-
-def quantize_input(x: np.ndarray, dtype: str, quantization: dict | None) -> np.ndarray:
-    """Normalized float32 -> the model's input type: q = clamp(round(x / scale) + zero_point)."""
-    if quantization is None:
-        return x.astype(dtype)
-    info = np.iinfo(dtype)
-    q = round_half_away(x.astype(np.float64) / quantization["scale"]) + quantization["zero_point"]
-    return np.clip(q, info.min, info.max).astype(dtype)
-
-
-def dequantize_output(y: np.ndarray, quantization: dict | None) -> np.ndarray:
-    """The model's output as float32 (scale * (q - zero_point) for a quantized output)."""
-    if quantization is None:
-        return y.astype(np.float32)
-    return (quantization["scale"] * (y.astype(np.float32) - quantization["zero_point"])).astype(np.float32)
-
-
 def preprocess(path: str | Path, input_spec: dict) -> np.ndarray:
-    """Decode RGB uint8 (EXIF orientation applied) -> (center crop) -> bilinear resize to H x W
-    -> (x - mean) / std, [1,H,W,3]."""
-    _, height, width, _ = input_spec["shape"]
+    """An image file -> the float32 [1, H, W, 3] its manifest's ``input`` asks for (the one
+    definition, ``data.preprocess.model_input``); an unreadable file is a UsageError naming it."""
     try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image).convert("RGB")
-    except (OSError, UnidentifiedImageError) as exc:
+        return model_input(path, input_spec)
+    except OSError as exc:  # Pillow's UnidentifiedImageError and truncated files
         raise UsageError(f"{path}: not a readable image ({exc.__class__.__name__})") from exc
-    if input_spec["crop"] == "center":
-        image = _center_crop(image, width / height)
-    if input_spec["resize"] != "bilinear":
-        raise UsageError(f"{path}: manifest asks for resize {input_spec['resize']!r}; only bilinear is known")
-    pixels = np.asarray(image.resize((width, height), Image.BILINEAR), dtype=np.float32)
-    norm = input_spec["normalization"]
-    x = (pixels - np.float32(norm["mean"])) / np.float32(norm["std"])
-    return x[None].astype(np.float32)
-
-
-def _center_crop(image: Image.Image, aspect: float) -> Image.Image:
-    """The largest central box with the model's aspect ratio (width / height)."""
-    w, h = image.size
-    cw, ch = (round(h * aspect), h) if w / h > aspect else (w, round(w / aspect))
-    left, top = (w - cw) // 2, (h - ch) // 2
-    return image.crop((left, top, left + cw, top + ch))
+    except ValueError as exc:  # a manifest asking for a resize or crop that is not defined
+        raise UsageError(f"{path}: {exc}") from exc
 
 
 def image_paths(items: list[str]) -> list[Path]:
@@ -71,7 +31,11 @@ def image_paths(items: list[str]) -> list[Path]:
     for item in items:
         path = Path(item)
         if path.is_dir():
-            paths += sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+            if not found and any(p.suffix.lower() in IMAGE_EXTENSIONS for p in path.glob("*/*")):
+                raise UsageError(f"{item}: a folder of class sub-folders; to measure accuracy on "
+                                 f"it use: mobilekit evaluate BUNDLE --data {item}")
+            paths += found
         elif path.is_file():
             paths.append(path)
         else:

@@ -24,7 +24,7 @@ import numpy as np
 
 import mobilekit
 from mobilekit.data.embedded import NORMALIZATION
-from mobilekit.data.pipeline import array_dataset
+from mobilekit.data.pipeline import as_split
 from mobilekit.errors import UsageError
 from mobilekit.fsutil import atomic_write_text, staged_dir
 from mobilekit.keras import keras, tf
@@ -38,8 +38,10 @@ DEFAULT_SCHEDULE = {
     "min_learning_rate": 0.0,  # end of the cosine decay
     "weight_decay": 1e-4,      # decoupled; not applied to biases and batch-norm parameters
     "label_smoothing": 0.1,
-    "augment": True,           # flip + small shift, for array inputs
+    "augment": True,           # data.pipeline.augment: flip, zoom/shift, brightness, contrast
     "bn_momentum": 0.9,        # batch-norm statistics must settle within a short run (V2/V3: 0.999)
+    "restore_best": True,      # the saved model is the epoch of best validation accuracy
+    "patience": None,          # stop after this many epochs without a better validation accuracy
 }
 # Per-builder departures from the defaults (MobileNetV3's hard-swish and SE like a gentler peak).
 BUILDER_SCHEDULE = {
@@ -99,14 +101,13 @@ def make_optimizer(schedule: dict, *, steps_per_epoch: int, epochs: int, batch_s
 
 def _dataset(data, *, batch_size: int, classes: int, seed: int, epoch: int, train: bool,
              augment: bool):
-    """Arrays or a tf.data.Dataset -> batches of (normalized image, one-hot label)."""
+    """A data.pipeline Split (or (uint8 images, labels) arrays), or a tf.data.Dataset ->
+    batches of (normalized image, one-hot label)."""
     if isinstance(data, tf.data.Dataset):
         ds = data if len(data.element_spec[0].shape) == 4 else data.batch(batch_size)
     else:
-        images, labels = data
-        ds = array_dataset(images, labels, batch_size=batch_size,
-                           shuffle_seed=seed if train else None, augment_images=train and augment,
-                           epoch=epoch)
+        ds = as_split(data).dataset(batch_size=batch_size, seed=seed if train else None,
+                                    epoch=epoch, augment_images=train and augment)
     return ds.map(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), classes)))
 
 
@@ -114,7 +115,7 @@ def _count(data) -> int | None:
     if isinstance(data, tf.data.Dataset):
         n = int(data.cardinality())
         return n if n >= 0 else None
-    return len(data[1])
+    return len(as_split(data))
 
 
 class _Checkpoints:
@@ -138,12 +139,29 @@ class _Checkpoints:
         with staged_dir(final, replace=True) as tmp:
             self.ckpt.write(str(tmp / "ckpt"))  # every worker writes: the save is collective
         atomic_write_text(self.write_dir / STATE, json.dumps({"epoch": epoch, "history": history}))
+        keep = {f"epoch-{e:04d}" for e in (epoch - 1, epoch, best_epoch(history))}
         for old in self.write_dir.glob("epoch-*"):
-            if old.name < f"epoch-{epoch - 1:04d}":  # keep the last two
+            if old.name not in keep:  # the last two, and the best
                 shutil.rmtree(old, ignore_errors=True)
 
     def restore(self, epoch: int) -> None:
-        self.ckpt.read(str(self.dir / f"epoch-{epoch:04d}" / "ckpt")).assert_existing_objects_matched()
+        """Model and optimizer as after ``epoch``: from this process's own checkpoints when it
+        wrote that epoch, else from the run's."""
+        name = f"epoch-{epoch:04d}"
+        folder = self.write_dir if (self.write_dir / name).is_dir() else self.dir
+        self.ckpt.read(str(folder / name / "ckpt")).assert_existing_objects_matched()
+
+
+def best_epoch(history: dict) -> int | None:
+    """The (first) epoch of best validation accuracy, counted from 1."""
+    scores = history.get("val_accuracy")
+    return int(np.argmax(scores)) + 1 if scores else None
+
+
+def _stalled(history: dict, patience: int | None) -> bool:
+    """Early stopping: ``patience`` epochs have passed since the best validation accuracy."""
+    best = best_epoch(history)
+    return bool(patience) and best is not None and len(history["val_accuracy"]) - best >= patience
 
 
 def writes_run(strategy) -> bool:
@@ -162,8 +180,9 @@ def train(model, train, val, *, run_dir, labels: list[str], epochs: int, batch_s
           finalize: Callable | None = None, run_info: dict | None = None, **schedule) -> dict:
     """Fit ``model`` for ``epochs``, checkpointing each epoch; write RUN and return run.json.
 
-    train/val/test: (uint8 images, int labels) arrays, or tf.data.Datasets of (normalized float
-    image, int label), batched or not. ``strategy``: the tf.distribute strategy the model was
+    train/val/test: data.pipeline Splits (streamed, each epoch's order and augmentation drawn
+    from (seed, epoch)), (uint8 images, int labels) arrays, or tf.data.Datasets of (normalized
+    float image, int label), batched or not. ``strategy``: the tf.distribute strategy the model was
     built under (its scope is entered to create the optimizer). ``finalize`` maps the trained
     model to the one saved (e.g. tfmot.sparsity.keras.strip_pruning); ``run_info`` adds to
     run.json (e.g. {"qat": True}). Other keywords override the schedule (DEFAULT_SCHEDULE).
@@ -211,6 +230,10 @@ def train(model, train, val, *, run_dir, labels: list[str], epochs: int, batch_s
     started = time.perf_counter()
     try:
         for epoch in range(start, epochs):
+            if _stalled(history, schedule["patience"]):  # also when resuming a stopped run
+                print(f"early stop after epoch {epoch}: no better validation accuracy since "
+                      f"epoch {best_epoch(history)}", file=sys.stderr)
+                break
             keras.utils.set_random_seed(seed * 1000 + epoch)  # dropout etc.: a function of the epoch
             train_ds = _dataset(train, batch_size=batch_size, classes=classes, seed=seed,
                                 epoch=epoch, train=True, augment=schedule["augment"])
@@ -235,8 +258,13 @@ def train(model, train, val, *, run_dir, labels: list[str], epochs: int, batch_s
               f"rerun with --resume to continue", file=sys.stderr)
         raise
 
+    best, done = best_epoch(history), len(history.get("loss", []))
+    if schedule["restore_best"] and best is not None and best != done:
+        checkpoints.restore(best)
+        print(f"restored epoch {best} of {done} (best validation accuracy)", file=sys.stderr)
     final = finalize(model) if finalize else model
-    metrics = {"val_accuracy": _accuracy(final, val, batch_size, classes)}
+    metrics = {"val_accuracy": _accuracy(final, val, batch_size, classes), "best_epoch": best,
+               "epochs_run": done}
     if test is not None:
         metrics["test_accuracy"] = _accuracy(final, test, batch_size, classes)
     metrics["train_seconds"] = round(sum(history.get("seconds", [])), 3)
@@ -245,7 +273,7 @@ def train(model, train, val, *, run_dir, labels: list[str], epochs: int, batch_s
     run = {
         "builder": builder.to_json() if builder else None,
         "input": {"shape": [int(d) for d in final.input_shape[1:]], "normalization": NORMALIZATION,
-                  "resize": "bilinear", "crop": "none"},
+                  "resize": "bilinear", "crop": getattr(train, "crop", "none")},
         "dataset": dataset_info or {},
         "metrics": metrics,
         "qat": False,
