@@ -15,6 +15,7 @@ from typing import Callable
 
 from mobilekit import __version__
 from mobilekit.errors import PartialFailure, UsageError
+from mobilekit.runtime.isolate import MEMORY_LIMIT_MB, RUN_TIME_LIMIT_S
 
 BUILDER_NAMES = ("mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large")
 KINDS = ("separable", "standard", "spatial")
@@ -112,6 +113,12 @@ def _add_bench(sub):
     p.add_argument("--api", choices=("interpreter", "compiled"), default="interpreter",
                    help="LiteRT API the runner uses (default interpreter)")
     p.add_argument("--results", default=None, help="append rows to this JSON Lines file")
+    p.add_argument("--time-limit", type=float, default=RUN_TIME_LIMIT_S,
+                   help=f"seconds per model run before it is stopped and gets an error row "
+                        f"(0: none; default {RUN_TIME_LIMIT_S:g})")
+    p.add_argument("--memory-limit", type=float, default=MEMORY_LIMIT_MB,
+                   help=f"address space cap of each model's runner in MB (0: none; default "
+                        f"{MEMORY_LIMIT_MB}); inputs over half of it are refused")
     p.add_argument("--remote-python", default="python3", help="python on an ssh or adb target")
     p.add_argument("--arm-root", default=None, help="arm64 root file system for qemu-aarch64")
     p.add_argument("--benchmark-binary", default=None, help="benchmark_model binary for adb targets")

@@ -16,6 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 from mobilekit.deploy.bundle import read_bundle
 from mobilekit.errors import UsageError
+from mobilekit.runtime import graph, isolate
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
@@ -112,15 +113,23 @@ class Classifier:
         return [{"index": int(i), "label": label(int(i)), "score": float(row[i])} for i in order]
 
 
+def classify(bundle_dir: str, images: list[str], top: int) -> list[dict]:
+    """{"image", "top"} per image: what ``predict`` runs in a child process (see isolate)."""
+    classifier = Classifier(bundle_dir)
+    return [{"image": image, "top": classifier.top(image, top)} for image in images]
+
+
 def predict_command(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise UsageError(f"--top {args.top}: must be at least 1")
-    classifier = Classifier(args.bundle)
-    results = [{"image": str(p), "top": classifier.top(p, args.top)} for p in image_paths(args.images)]
+    manifest = read_bundle(args.bundle)
+    model = graph.check_tflite(Path(args.bundle) / manifest["model_file"])
+    images = [str(p) for p in image_paths(args.images)]
+    results = isolate.call("mobilekit.deploy.predict:classify", args.bundle, images, args.top, what=model)
     for result in results:
         best = ", ".join(f"{t['label']} {t['score']:.3f}" for t in result["top"])
         print(f"{result['image']}: {best}", file=sys.stderr)
     if args.json:
-        print(json.dumps({"bundle": str(args.bundle), "semantics": classifier.manifest["output"]["semantics"],
+        print(json.dumps({"bundle": str(args.bundle), "semantics": manifest["output"]["semantics"],
                           "results": results}))
     return 0

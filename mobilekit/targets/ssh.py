@@ -6,7 +6,9 @@ known_hosts apply as they do in a terminal (``MOBILEKIT_SSH_CONFIG`` names anoth
 passed as ``-F``). ``BatchMode=yes``: it never prompts, an unknown host key or a missing key fails.
 Each run copies the runner and the models into a ``mktemp -d`` directory on the device, runs
 one runner per model there with every word shell-quoted, and removes the directory whatever
-happens.
+happens. A host that refuses, drops or stops answering (keep-alives unanswered for a minute, or
+no runner result within its time limit plus ``GRACE_S``) ends the run with one line; the rows of
+the models already measured are kept.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from mobilekit.errors import UsageError
-from mobilekit.targets import Target, error_row
-from mobilekit.targets.remote import last_line, run_each, runner_command, shell_command, shell_word, stage
+from mobilekit.targets import GRACE_S, Target, error_row, wait_limit
+from mobilekit.targets.remote import (HostLost, last_line, run_each, runner_command, shell_command, shell_word,
+                                      stage)
 
 BATCH_OPTIONS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=15",
                  "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4"]
@@ -82,21 +85,36 @@ class SshTarget(Target):
                 return value.strip()
         return self.destination
 
-    def _ssh(self, command: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["ssh", *self.options, "--", self.destination, command],
-                              capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    def _ssh(self, command: str, timeout: float | None = GRACE_S,
+             failure: str = "connection lost") -> subprocess.CompletedProcess:
+        """``command`` on the host; raises HostLost ("ssh host ...: FAILURE: why") when ssh itself
+        fails (exit 255) or no answer comes within ``timeout`` seconds."""
+        try:
+            proc = subprocess.run(["ssh", *self.options, "--", self.destination, command],
+                                  capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            why = f"no answer within {timeout:g} s"
+        else:
+            if proc.returncode != 255:
+                return proc
+            why = last_line(proc.stderr)
+        raise HostLost(f"ssh host {self.destination} ({self.spec}): {failure}: {why}")
 
     def _remove(self, directory: str) -> None:
-        self._ssh(f"rm -rf {shlex.quote(directory)}")
+        try:
+            self._ssh(f"rm -rf {shlex.quote(directory)}")
+        except HostLost:
+            pass  # the host is gone; its temp directory goes with its next reboot
 
     def _make_directory(self) -> str:
         """A fresh temp directory on the device, after checking the host and its Python."""
         python = " ".join(shell_word(word) for word in self.python)
-        proc = self._ssh(f"mktemp -d && {python} -c {shlex.quote(_CHECK_RUNTIME)}")
+        try:
+            proc = self._ssh(f"mktemp -d && {python} -c {shlex.quote(_CHECK_RUNTIME)}", failure="cannot connect")
+        except HostLost as exc:
+            raise UsageError(str(exc)) from None
         directory = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
         if not directory.startswith("/"):
-            if proc.returncode == 255:
-                raise UsageError(f"ssh host {self.destination} ({self.spec}): cannot connect: {last_line(proc.stderr)}")
             raise UsageError(f"ssh host {self.destination}: mktemp -d failed: {last_line(proc.stderr)}")
         if proc.returncode != 0:
             self._remove(directory)
@@ -122,6 +140,6 @@ class SshTarget(Target):
                 failed = error_row(f"copying to ssh host {self.destination} failed: {last_line(copied.stderr)}")
                 return [dict(failed) for _ in models]
             return run_each(placed, lambda model: self._ssh(
-                shell_command(directory, runner_command(self.python, model, runner_args))))
+                shell_command(directory, runner_command(self.python, model, runner_args)), wait_limit(runner_args)))
         finally:
             self._remove(directory)
