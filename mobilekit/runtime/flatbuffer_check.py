@@ -171,7 +171,11 @@ def _in_range(values, low: int, high: int, what: str, of: str) -> None:
 
 def check(data: bytes) -> None:
     """Raise MalformedModel naming what is wrong unless ``data`` is a structurally sound model."""
-    file = _File(data)
+    _check_model(_File(data))
+
+
+def _check_model(file: _File) -> None:
+    data = file.data
     if file.size < 8 or data[4:8] != b"TFL3":
         raise MalformedModel("no TFL3 file identifier")
     model = file.table(file.follow(0, "root offset"), "model")
