@@ -26,6 +26,10 @@ def scan_folder(root, *, flag: str = "--data") -> tuple[list[Path], np.ndarray, 
     if not root.is_dir():
         raise UsageError(f"{flag} {root}: no such folder")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for name in classes:
+        if name.splitlines() != [name] or not name.strip():  # labels.txt is read with splitlines()
+            raise UsageError(f"{flag} {root}: class folder {name!r} cannot be one line of labels.txt "
+                             f"(a line break or only spaces in its name); rename it")
     if len(classes) < 2:
         raise UsageError(f"{flag} {root}: needs at least two class sub-folders, found "
                          f"{len(classes)}")

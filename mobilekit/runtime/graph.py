@@ -244,6 +244,8 @@ def model_file(path: str | os.PathLike) -> Path:
             name = json.loads(manifest.read_text(encoding="utf-8")).get("model_file") or name
         except (ValueError, AttributeError):
             raise UsageError(f"{manifest}: not a valid JSON manifest") from None
+        if not isinstance(name, str) or Path(name).name != name or name in (".", ".."):
+            raise UsageError(f"{manifest}: model_file {name!r} is not a file name inside the bundle")
     if not (path / name).is_file():
         raise UsageError(f"{path}: a directory without {name} (not a bundle)")
     return path / name
