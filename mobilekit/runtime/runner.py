@@ -141,10 +141,20 @@ class _CompiledSession:
         return graph.delegation(path)  # CompiledModel does not expose its graph: ask an Interpreter
 
 
-def checked_input_shape(path: Path, input_shape: list[int] | None, memory_mb: float) -> list[int] | None:
-    """``input_shape`` after refusing (UsageError) inputs that cannot run safely: a zero
-    dimension, a dynamic dimension other than the batch (which runs as 1) without
-    ``--input-shape``, or more bytes than half the memory limit (``memory_mb``; 0: no limit)."""
+def _megabytes(shape: list[int], dtype: str) -> float:
+    try:
+        itemsize = np.dtype(dtype.lower()).itemsize
+    except TypeError:  # string, resource, int4, ...: count a byte per element
+        itemsize = 1
+    return int(np.prod(shape, dtype=object)) * itemsize / 2**20
+
+
+def check_resources(path: Path, tensors: list[dict], input_shape: list[int] | None, memory_mb: float) -> None:
+    """Refuse (UsageError) a model that cannot run safely before anything is allocated: an input
+    with a zero dimension, or dynamic beyond the batch (which runs as 1) without
+    ``--input-shape``, or an input or intermediate tensor (``read_graph``'s ``tensors``) bigger
+    than half the memory limit (``memory_mb``; 0: no limit)."""
+    too_big = f"over half the memory limit of {memory_mb:g} MB (--memory-limit)"
     inputs, _ = graph.io_tensors(path)
     for i, entry in enumerate(inputs):
         name, given = entry["name"], input_shape if i == 0 and input_shape else None
@@ -156,15 +166,13 @@ def checked_input_shape(path: Path, input_shape: list[int] | None, memory_mb: fl
             raise UsageError(f"{path}: input {name!r} has dynamic dimensions {entry['shape_signature']}: {which}")
         if 0 in dims:
             raise UsageError(f"{path}: input {name!r} has a zero dimension {dims}: nothing to run")
-        try:
-            itemsize = np.dtype(entry["dtype"]).itemsize
-        except TypeError:  # string, resource, int4, ...: count a byte per element
-            itemsize = 1
-        megabytes = int(np.prod(dims, dtype=object)) * itemsize / 2**20
-        if memory_mb and megabytes > memory_mb / 2:
-            raise UsageError(f"{path}: input {name!r} {dims} {entry['dtype']} needs {megabytes:,.0f} MB, over "
-                             f"half the memory limit of {memory_mb:g} MB (--memory-limit)")
-    return input_shape
+        if memory_mb and _megabytes(dims, entry["dtype"]) > memory_mb / 2:
+            raise UsageError(f"{path}: input {name!r} {dims} {entry['dtype']} needs "
+                             f"{_megabytes(dims, entry['dtype']):,.0f} MB, {too_big}")
+    for i, tensor in enumerate(tensors):
+        if memory_mb and not tensor["constant"] and _megabytes(tensor["shape"], tensor["type"]) > memory_mb / 2:
+            raise UsageError(f"{path}: tensor {i} {tensor['shape']} {tensor['type'].lower()} needs "
+                             f"{_megabytes(tensor['shape'], tensor['type']):,.0f} MB, {too_big}")
 
 
 def _timed(call) -> float:
@@ -183,8 +191,8 @@ def measure(path: str | Path, *, threads: int = 1, kernels: str = "xnnpack", run
     if kernels not in KERNELS or api not in APIS:
         raise UsageError(f"kernels must be one of {KERNELS} and api one of {APIS}, got {kernels!r}, {api!r}")
     path = graph.check_tflite(path)
-    ops, _ = graph.read_graph(path)
-    input_shape = checked_input_shape(path, input_shape, memory_mb)
+    ops, tensors = graph.read_graph(path)
+    check_resources(path, tensors, input_shape, memory_mb)
     session_cls = _InterpreterSession if api == "interpreter" else _CompiledSession
     start = time.perf_counter_ns()
     session = session_cls(path, threads, kernels, input_shape)
@@ -257,6 +265,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _memory_hint(memory_mb: float) -> str:
+    """" (...--memory-limit...)" when this process's peak address space passed half the cap:
+    LiteRT reports a refused allocation only as a failed prepare or "no message"."""
+    try:
+        with open("/proc/self/status") as status:
+            peak_mb = next(int(line.split()[1]) for line in status if line.startswith("VmPeak:")) / 1024
+    except (OSError, StopIteration, ValueError):  # not Linux
+        return ""
+    if memory_mb and peak_mb > memory_mb / 2:
+        return f" (address space reached {peak_mb:,.0f} MB of the --memory-limit of {memory_mb:g} MB)"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     isolate.limit_memory(args.memory_limit)
@@ -273,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
             row = {"model": model, "error": f"out of memory (over the --memory-limit of {args.memory_limit:g} MB)"}
             failed = True
         except Exception as exc:  # one bad model must not stop the others
-            row = {"model": model, "error": graph.one_line(exc)}
+            row = {"model": model, "error": graph.one_line(exc) + _memory_hint(args.memory_limit)}
             failed = True
         signal.setitimer(signal.ITIMER_REAL, 0)
         print(json.dumps(row), flush=True)

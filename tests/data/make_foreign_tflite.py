@@ -49,8 +49,19 @@ def loop() -> bytes:
     return _convert(iterate)
 
 
+def dynamic() -> bytes:
+    """An image model whose height and width are left open (shape signature [1, -1, -1, 3])."""
+    kernel = tf.constant(np.random.default_rng(2).normal(size=(3, 3, 3, 4)).astype(np.float32))
+
+    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32, name="image")])
+    def pooled(x):
+        return tf.reduce_mean(tf.nn.conv2d(x, kernel, strides=1, padding="SAME"), axis=[1, 2])
+
+    return _convert(pooled)
+
+
 if __name__ == "__main__":
-    for name, make in (("foreign_mixer", mixer), ("foreign_loop", loop)):
+    for name, make in (("foreign_mixer", mixer), ("foreign_loop", loop), ("foreign_dynamic", dynamic)):
         path = HERE / f"{name}.tflite"
         path.write_bytes(make())
         print(f"{path}: {path.stat().st_size} bytes")
