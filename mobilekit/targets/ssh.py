@@ -97,7 +97,7 @@ class SshTarget(Target):
         else:
             if proc.returncode != 255:
                 return proc
-            why = last_line(proc.stderr)
+            why = last_line(proc.stderr) if proc.stderr.strip() else "it stopped answering"
         raise HostLost(f"ssh host {self.destination} ({self.spec}): {failure}: {why}")
 
     def _remove(self, directory: str) -> None:
