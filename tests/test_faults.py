@@ -56,7 +56,8 @@ def test_isolated_call_turns_child_deaths_into_one_line():
     assert isolate.call("os.path:join", "a", "b", what="-") == "a/b"
 
 
-HANG_IN_INVOKE = "import time\nfrom ai_edge_litert import interpreter\ninterpreter.Interpreter.invoke = lambda self: time.sleep(600)"
+HANG_IN_INVOKE = ("import time\nfrom ai_edge_litert import interpreter\n"
+                  "interpreter.Interpreter.invoke = lambda self: time.sleep(600)")
 
 
 def _hang_model(tmp_path: Path, monkeypatch, model: Path, code: str = HANG_IN_INVOKE) -> Path:

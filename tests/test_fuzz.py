@@ -57,7 +57,7 @@ def test_check_names_what_is_wrong():
 def test_mutants_end_in_a_clean_error_or_a_result(own_export, tmp_path):
     """~120 mutants of three models (one exported by mobilekit, two foreign), each through three
     commands in-process in a worker: exit codes 0/1/2 only."""
-    mutants = make_mutants({"mobilekit_v1_int8": own_export, **FOREIGN}, count=120, seed=15, folder=tmp_path)
+    mutants = list(make_mutants({"mobilekit_v1_int8": own_export, **FOREIGN}, count=120, seed=15, folder=tmp_path))
     report = run(mutants, time_limit=10, memory_mb=2048)
     assert report.problems() == []
     assert report.runs == 3 * len(mutants)

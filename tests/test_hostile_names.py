@@ -37,7 +37,8 @@ def hostile_models(tflite_models, tmp_path):
     bundle = tmp_path / f"bundle {HOSTILE}"
     bundle.mkdir()
     shutil.copyfile(tflite_models["int8"], bundle / "model.tflite")
-    (bundle / "manifest.json").write_text(json.dumps({"name": f"{HOSTILE} | line\nbreak", "model_file": "model.tflite"}))
+    manifest = {"name": f"{HOSTILE} | line\nbreak", "model_file": "model.tflite"}
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
     return [model, bundle]
 
 

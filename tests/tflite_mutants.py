@@ -116,19 +116,18 @@ def mutate(data: bytes, kind: str, rng: random.Random, where: _Recorder) -> byte
     return bytes(out)
 
 
-def make_mutants(models: dict[str, Path], count: int, seed: int, folder: Path) -> list[dict]:
-    """``count`` mutants, round-robin over models and KINDS, written to ``folder``."""
+def make_mutants(models: dict[str, Path], count: int, seed: int, folder: Path):
+    """``count`` mutants, round-robin over models and KINDS, each written to ``folder`` as it is
+    yielded ({"index", "file", "model", "kind"}), so a long campaign can delete them as it goes."""
     rng = random.Random(seed)
     sources = {name: (path.read_bytes(), layout(path.read_bytes())) for name, path in models.items()}
     names = sorted(sources)
-    mutants = []
     for i in range(count):
         name, kind = names[i % len(names)], KINDS[(i // len(names)) % len(KINDS)]
         data, where = sources[name]
         path = folder / f"{i:05d}-{name}-{kind}.tflite"
         path.write_bytes(mutate(data, kind, rng, where))
-        mutants.append({"index": i, "file": str(path), "model": name, "kind": kind})
-    return mutants
+        yield {"index": i, "file": str(path), "model": name, "kind": kind}
 
 
 def command_argv(command: str, path: str, time_limit: float, memory_mb: float) -> list[str]:
@@ -203,7 +202,7 @@ class _Worker:
         self.proc.wait()
 
 
-def run(mutants: list[dict], *, time_limit: float = 10.0, memory_mb: float = 2048,
+def run(mutants, *, time_limit: float = 10.0, memory_mb: float = 2048,
         commands=COMMANDS, startup_s: float = 120.0, progress=None) -> Report:
     """Every mutant through every command; a deadline of ``time_limit`` x 3 + 30 s per command
     (bench may start two children per model, inspect two) counts as a hang."""

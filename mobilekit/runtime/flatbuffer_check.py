@@ -163,10 +163,14 @@ class _Table:
                 for i in range(length)]
 
 
+def _index(value: int, high: int, what: str, of: str, low: int = 0) -> None:
+    if not low <= value < high:
+        raise MalformedModel(f"{what} is {value}, not a valid {of} index (0..{high - 1})")
+
+
 def _in_range(values, low: int, high: int, what: str, of: str) -> None:
     for i, value in enumerate(values):
-        if not low <= value < high:
-            raise MalformedModel(f"{what} [{i}] is {value}, not a valid {of} index (0..{high - 1})")
+        _index(value, high, f"{what} [{i}]", of, low)
 
 
 def check(data: bytes) -> None:
@@ -197,7 +201,7 @@ def _check_model(file: _File) -> None:
     _in_range(model.ints(5, "metadata buffer"), 0, counts["buffer"], "metadata buffer", "buffer")
     for i, meta in enumerate(model.tables(6, "metadata")):
         meta.string(0, f"metadata {i} name")
-        _in_range([meta.scalar(1, "<I")], 0, counts["buffer"], f"metadata {i} buffer", "buffer")
+        _index(meta.scalar(1, "<I"), counts["buffer"], f"metadata {i} buffer", "buffer")
     for i, signature in enumerate(model.tables(7, "signature")):
         _check_signature(signature, f"signature {i}", tensors)
     for i, group in enumerate(model.tables(8, "external buffer group")):
@@ -243,7 +247,7 @@ def _check_shape(dims, what: str, allow_unknown: bool) -> None:
 def _check_tensor(tensor: _Table, what: str, counts: dict) -> None:
     shape = tensor.ints(0, f"{what} shape")
     _check_shape(shape, f"{what} shape", allow_unknown=False)
-    _in_range([tensor.scalar(2, "<I")], 0, counts["buffer"], f"{what} buffer", "buffer")
+    _index(tensor.scalar(2, "<I"), counts["buffer"], f"{what} buffer", "buffer")
     tensor.string(3, f"{what} name")
     quantization = tensor.table(4, f"{what} quantization")
     if quantization is not None:
@@ -286,7 +290,7 @@ def _check_sparsity(sparsity: _Table, what: str) -> None:
 
 
 def _check_operator(op: _Table, what: str, tensors: int, counts: dict) -> None:
-    _in_range([op.scalar(0, "<I")], 0, counts["operator code"], f"{what} opcode", "operator code")
+    _index(op.scalar(0, "<I"), counts["operator code"], f"{what} opcode", "operator code")
     for field, name in ((1, "inputs"), (2, "outputs"), (8, "intermediates")):
         _in_range(op.ints(field, f"{what} {name}"), _OPTIONAL, tensors, f"{what} {name}", "tensor")
     op.vector(5, 1, f"{what} custom options")
@@ -308,15 +312,15 @@ def _check_options(options: _Table, fields: list, what: str, counts: dict) -> No
         elif kind == "string":
             options.string(field, f"{what} field {field}")
         else:  # a subgraph index
-            _in_range([options.scalar(field, "<i")], 0, counts["subgraph"], f"{what} field {field}", "subgraph")
+            _index(options.scalar(field, "<i"), counts["subgraph"], f"{what} field {field}", "subgraph")
 
 
 def _check_signature(signature: _Table, what: str, tensors: list[int]) -> None:
     index = signature.scalar(4, "<I")
-    _in_range([index], 0, len(tensors), f"{what} subgraph", "subgraph")
+    _index(index, len(tensors), f"{what} subgraph", "subgraph")
     signature.string(2, f"{what} key")
     signature.string(3, f"{what} tag")
     for field, name in ((0, "input"), (1, "output")):
         for i, entry in enumerate(signature.tables(field, f"{what} {name}")):
             entry.string(0, f"{what} {name} {i} name")
-            _in_range([entry.scalar(1, "<I")], 0, tensors[index], f"{what} {name} {i} tensor", "tensor")
+            _index(entry.scalar(1, "<I"), tensors[index], f"{what} {name} {i} tensor", "tensor")

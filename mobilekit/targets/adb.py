@@ -71,7 +71,8 @@ class AdbTarget(Target):
         try:
             return self._new_directory()
         except subprocess.TimeoutExpired as exc:
-            raise UsageError(f"--target {self.spec}: {self._device()} gave no answer within {exc.timeout:g} s") from None
+            raise UsageError(f"--target {self.spec}: {self._device()} gave no answer within "
+                             f"{exc.timeout:g} s") from None
 
     def _new_directory(self) -> str:
         state = self._adb("get-state")
