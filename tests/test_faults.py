@@ -75,7 +75,7 @@ def test_hanging_model_is_stopped_at_the_time_limit(tflite_models, tmp_path, mon
     hang = _hang_model(tmp_path, monkeypatch, tflite_models["f32"])
     start = time.monotonic()
     rows = LocalTarget().run([tflite_models["f32"], hang, tflite_models["int8"]], [*FAST, "--time-limit", "3"])
-    assert rows[1] == {"error": "stopped at the time limit"}
+    assert rows[1] == {"error": "stopped at the time limit (--time-limit)"}
     assert rows[0]["error"] is None and rows[2]["error"] is None
     assert time.monotonic() - start < 60
 

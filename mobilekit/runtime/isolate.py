@@ -54,7 +54,7 @@ def death_reason(returncode: int, stderr: str = "") -> str:
     if "bad_alloc" in stderr or "MemoryError" in stderr:
         return "out of memory (over the memory limit)"
     if returncode == -signal.SIGALRM:
-        return "stopped at the time limit"
+        return "stopped at the time limit (--time-limit)"
     if returncode < 0:
         try:
             name = f", {signal.Signals(-returncode).name}"

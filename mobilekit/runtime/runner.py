@@ -14,8 +14,9 @@ and the others go on. Rows are flushed as each model finishes; exit code 1 if an
 
 Untrusted models are bounded: the process's address space is capped at ``--memory-limit`` MB,
 each model gets ``--time-limit`` seconds before SIGALRM ends the process (a hang inside native
-code included), and a model whose input is empty, dynamic beyond the batch dimension (without
-``--input-shape``) or larger than half the memory limit is refused before it is allocated.
+code included), and a model whose input is empty or dynamic beyond the batch dimension (without
+``--input-shape``), or that has a tensor larger than half the memory limit, is refused before
+anything is allocated.
 """
 
 from __future__ import annotations
@@ -187,7 +188,7 @@ def measure(path: str | Path, *, threads: int = 1, kernels: str = "xnnpack", run
             memory_mb: float = isolate.MEMORY_LIMIT_MB) -> dict:
     """Time one model; the row's device-side fields (CONTRACTS bench row). Raises on failure.
 
-    ``memory_mb`` only bounds the input size here; ``main`` also caps the process at it."""
+    ``memory_mb`` only bounds tensor sizes here (check_resources); ``main`` also caps the process."""
     if kernels not in KERNELS or api not in APIS:
         raise UsageError(f"kernels must be one of {KERNELS} and api one of {APIS}, got {kernels!r}, {api!r}")
     path = graph.check_tflite(path)
