@@ -78,6 +78,7 @@ def main() -> int:
         "by_kind": {kind: {str(k): v for k, v in sorted(c.items(), key=str)} for kind, c in report.by_kind.items()},
         "crashes": report.crashes, "hangs": report.hangs, "tracebacks": report.tracebacks,
         "bad_exit_codes": report.bad_codes, "slowest_command_s": round(report.slowest_s, 1),
+        "contained_in_children": dict(report.contained), "contained_examples": report.contained_examples,
     }
     (work / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))

@@ -33,6 +33,9 @@ from pathlib import Path
 
 from mobilekit.runtime import flatbuffer_check
 
+# what the mobilekit process reports when a child died, hung or hit its memory cap
+CONTAINED = {"crash": ("runtime crashed (signal",), "time limit": ("time limit",),
+             "memory": ("out of memory", "of the --memory-limit")}
 KINDS = ("flip", "truncate", "offset", "vtable", "index", "scalar", "duplicate", "splice")
 COMMANDS = ("inspect", "bench", "summary")
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,7 +162,7 @@ def _worker(time_limit: float, memory_mb: float) -> None:
             text = err.getvalue()
             print(json.dumps({"command": command, "code": code, "seconds": time.monotonic() - start,
                               "traceback": escaped or ("Traceback (most recent call last)" in text),
-                              "stderr": text[-400:]}), file=out, flush=True)
+                              "stderr": text[-2000:]}), file=out, flush=True)
         print(json.dumps({"done": job["index"]}), file=out, flush=True)
 
 
@@ -174,6 +177,8 @@ class Report:
     hangs: list = field(default_factory=list)
     tracebacks: list = field(default_factory=list)
     bad_codes: list = field(default_factory=list)
+    contained: Counter = field(default_factory=Counter)  # child crashes, hangs, memory: caught, one line
+    contained_examples: dict = field(default_factory=dict)
     slowest_s: float = 0.0
 
     def problems(self) -> list:
@@ -251,6 +256,11 @@ def _count(report: Report, mutant: dict, message: dict) -> None:
     report.by_kind.setdefault(mutant["kind"], Counter())[code] += 1
     report.slowest_s = max(report.slowest_s, message["seconds"])
     where = (mutant["file"], message["command"])
+    for what, marks in CONTAINED.items():
+        line = next((ln for ln in message["stderr"].splitlines() if any(m in ln for m in marks)), None)
+        if line:
+            report.contained[what] += 1
+            report.contained_examples.setdefault(what, line.strip()[-200:])
     if message["traceback"]:
         report.tracebacks.append((*where, message["traceback"], message["stderr"]))
     elif code not in (0, 1, 2):
