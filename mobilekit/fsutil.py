@@ -58,7 +58,12 @@ def staged_dir(final: str | os.PathLike, *, replace: bool):
                     raise FileExistsError(final)
                 old = final.with_name(f".{final.name}.old-{os.getpid()}")
                 os.replace(final, old)
-            os.replace(tmp, final)
+            try:
+                os.replace(tmp, final)
+            except OSError:
+                if old is not None:
+                    os.replace(old, final)  # put the old result back
+                raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
