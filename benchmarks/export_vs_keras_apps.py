@@ -1,8 +1,8 @@
 """mobilekit-built vs keras.applications-built MobileNets, fp32 and int8, same runtime, one run.
 
 Both sides get fresh weights with batch-norm statistics from the same images (as a trained
-model has; see mobilekit.models.calibrate_batch_norm), the same resolution and the same
-exporter; all bundles are then measured interleaved by ``mobilekit.bench.benchmark`` so drift affects both alike. Prints median
+model has; see mobilekit.nets.models.calibrate_batch_norm), the same resolution and the same
+exporter; all bundles are then measured interleaved by ``mobilekit.bench.schedule.benchmark`` so drift affects both alike. Prints median
 latency per model and the mobilekit / keras.applications ratio (goal: fp32 <= 1.03, V3-Small int8
 <= 0.45).
 
@@ -16,11 +16,12 @@ import json
 import sys
 from pathlib import Path
 
-from mobilekit.bench import benchmark
+from mobilekit.nets.config import BuilderConfig
+from mobilekit.bench.schedule import benchmark
 from mobilekit.data import NORMALIZATION, embedded_arrays, normalize
 from mobilekit.deploy.export import export_bundle
 from mobilekit.keras import keras
-from mobilekit.models import build_model, builder_config, calibrate_batch_norm
+from mobilekit.nets.models import build_model, calibrate_batch_norm
 
 APPS = {
     "mobilenet_v1": lambda res: keras.applications.MobileNet(input_shape=(res, res, 3), weights=None),
@@ -44,14 +45,14 @@ def main() -> int:
     images = normalize(embedded_arrays("val", resolution=res, count=32)[0])
     bundles = {}
     for name in args.builders.split(","):
-        for source, make in (("mobilekit", lambda: build_model(name, resolution=res)),
+        for source, make in (("mobilekit", lambda: build_model(BuilderConfig(name, resolution=res))),
                              ("keras_apps", lambda: APPS[name](res))):
             model = calibrate_batch_norm(make(), images)
             for quant in ("fp32", "int8"):
                 key = f"{source}-{name}-{quant}"
                 manifest = export_bundle(
                     model, out / key, quant=quant, name=key, labels=[str(i) for i in range(1000)],
-                    builder=builder_config(name, resolution=res) if source == "mobilekit" else None,
+                    builder=BuilderConfig(name, resolution=res) if source == "mobilekit" else None,
                     trained=False, normalization=NORMALIZATION, calibration=images,
                     verification=(images, None), replace=True)
                 bundles[key] = out / key

@@ -16,10 +16,11 @@ import sys
 import tempfile
 import time
 
+from mobilekit.nets.config import BuilderConfig
 from mobilekit.data import EMBEDDED_LABELS, embedded_arrays
 from mobilekit.data.pipeline import array_dataset
-from mobilekit.models import build_model, builder_config
-from mobilekit.train import train
+from mobilekit.nets.models import build_model
+from mobilekit.train.loop import train
 
 
 def pipeline_images_per_s(images, labels, *, batch_size: int, epochs: int = 3) -> float:
@@ -48,9 +49,9 @@ def main(argv=None) -> int:
                  classes=len(EMBEDDED_LABELS))
     run_dir = tempfile.mkdtemp(prefix="mobilekit-throughput-")
     try:
-        run = train(build_model(args.builder, **knobs), (images, labels), val, run_dir=run_dir,
+        run = train(build_model(BuilderConfig(args.builder, **knobs)), (images, labels), val, run_dir=run_dir,
                     labels=EMBEDDED_LABELS, epochs=2, batch_size=args.batch_size,
-                    builder=builder_config(args.builder, **knobs), verbose=0)
+                    builder=BuilderConfig(args.builder, **knobs), verbose=0)
         history = json.load(open(f"{run_dir}/history.json"))
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)

@@ -16,11 +16,12 @@ import json
 import sys
 from pathlib import Path
 
-from mobilekit.bench import benchmark
+from mobilekit.nets.config import BuilderConfig
+from mobilekit.bench.schedule import benchmark
 from mobilekit.data import NORMALIZATION, embedded_arrays, normalize
 from mobilekit.deploy.export import export_bundle
-from mobilekit.models import build_model, calibrate_batch_norm
-from mobilekit.prune import measured_sparsity, zero_smallest_pointwise
+from mobilekit.nets.models import build_model, calibrate_batch_norm
+from mobilekit.train.prune import measured_sparsity, zero_smallest_pointwise
 
 
 def main() -> int:
@@ -32,8 +33,8 @@ def main() -> int:
     args = parser.parse_args()
     out = Path(args.out)
     images = normalize(embedded_arrays("val", resolution=args.resolution, count=32)[0])
-    model = calibrate_batch_norm(build_model("mobilenet_v2", resolution=args.resolution,
-                                             padding="symmetric"), images)
+    model = calibrate_batch_norm(build_model(BuilderConfig("mobilenet_v2", resolution=args.resolution,
+                                             padding="symmetric")), images)
     sparsity = measured_sparsity(zero_smallest_pointwise(model, args.sparsity))
     for name, recorded in (("dense", None), ("sparse", sparsity)):
         export_bundle(model, out / name, quant="fp32", name=name,

@@ -9,19 +9,14 @@ Labels are the sorted sub-folder names (written to RUN/labels.txt and every bund
 
 import sys
 
-from mobilekit import recipe_args as ra
+from mobilekit.cli import recipes as ra
 
 
 def main(args) -> int:
-    modes = ra.quant_modes(args)
-    resolution = args.resolution or 96
-    strategy = ra.make_strategy(args.strategy)  # first: multi-worker sets up collectives
-    data = ra.load_data(args, resolution)
-    model, config, run = ra.build_and_train(
-        args, data, strategy=strategy,
-        model_defaults={"alpha": 0.5, "resolution": resolution, "kind": "separable"})
+    config, strategy, data = ra.setup(args, alpha=0.5, resolution=96)
+    model, run = ra.build_and_train(args, config, data, strategy=strategy)
     print(f"run {args.out}: val accuracy {run['metrics']['val_accuracy']:.3f}", file=sys.stderr)
-    ra.export_all(args, model, data, config, modes, strategy=strategy)
+    ra.export_all(args, model, data, config, args.quant, strategy=strategy)
     return 0
 
 

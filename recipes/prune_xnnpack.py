@@ -13,20 +13,17 @@ bundle name ends in -sparse.
 
 import sys
 
-from mobilekit import recipe_args as ra
-from mobilekit.models import load_keras
-from mobilekit.prune import measured_sparsity, prune_for_xnnpack, pruning_callbacks, strip
-from mobilekit.train import train, writes_run
+from mobilekit.cli import recipes as ra
+from mobilekit.train.run_dir import load_keras, update_run
+from mobilekit.train.strategy import scope
+from mobilekit.train.prune import measured_sparsity, prune_for_xnnpack, pruning_callbacks, strip
+from mobilekit.train.loop import train, writes_run
 
 
 def main(args) -> int:
-    resolution = args.resolution or 64
-    strategy = ra.make_strategy(args.strategy)  # first: multi-worker sets up collectives
-    data = ra.load_data(args, resolution)
-    float_model, config = ra.float_model(args, data, strategy,
-                                         model_defaults={"alpha": 0.5, "resolution": resolution,
-                                                         "padding": "symmetric"})
-    with ra.scope(strategy):
+    config, strategy, data = ra.setup(args, alpha=0.5, resolution=64, padding="symmetric")
+    float_model, config = ra.float_model(args, config, data, strategy)
+    with scope(strategy):
         pruned, how = prune_for_xnnpack(float_model, sparsity=args.sparsity)
     run = train(pruned, data.train, data.val, test=data.test, run_dir=f"{args.out}/pruned",
                 labels=data.labels, epochs=args.prune_epochs, batch_size=args.batch_size,
@@ -37,10 +34,10 @@ def main(args) -> int:
         return 0  # a non-chief worker: the chief wrote the run and exports it
     stripped = load_keras(f"{args.out}/pruned")
     sparsity = measured_sparsity(stripped)
-    ra.update_run(f"{args.out}/pruned", sparsity=round(sparsity, 4), pruning_policy=how)
+    update_run(f"{args.out}/pruned", sparsity=round(sparsity, 4), pruning_policy=how)
     print(f"pruned run {args.out}/pruned: val accuracy {run['metrics']['val_accuracy']:.3f}, "
           f"1x1 kernel sparsity {sparsity:.3f}", file=sys.stderr)
-    ra.export_all(args, stripped, data, config, ra.quant_modes(args), sparsity=round(sparsity, 4))
+    ra.export_all(args, stripped, data, config, args.quant, sparsity=round(sparsity, 4))
     return 0
 
 

@@ -9,19 +9,17 @@ Runs: OUT/float (a normal run) and OUT/qat (run.json "qat": true; export reads i
 
 import sys
 
-from mobilekit import recipe_args as ra
+from mobilekit.cli import recipes as ra
 from mobilekit.errors import PartialFailure
-from mobilekit.qat import quantize_aware
-from mobilekit.train import train
+from mobilekit.train.qat import quantize_aware
+from mobilekit.train.loop import train
+from mobilekit.train.strategy import scope
 
 
 def main(args) -> int:
-    resolution = args.resolution or 64
-    strategy = ra.make_strategy(args.strategy)  # first: multi-worker sets up collectives
-    data = ra.load_data(args, resolution)
-    float_model, config = ra.float_model(args, data, strategy,
-                                         model_defaults={"alpha": 0.5, "resolution": resolution})
-    with ra.scope(strategy):
+    config, strategy, data = ra.setup(args, alpha=0.5, resolution=64)
+    float_model, config = ra.float_model(args, config, data, strategy)
+    with scope(strategy):
         qat_model = quantize_aware(float_model)
     run = train(qat_model, data.train, data.val, test=data.test, run_dir=f"{args.out}/qat",
                 labels=data.labels, epochs=args.qat_epochs, batch_size=args.batch_size,
@@ -50,11 +48,10 @@ def parser():
     p.add_argument("--qat-learning-rate", type=float, default=3e-4,
                    help="peak learning rate of QAT fine-tuning (default 3e-4)")
     p.add_argument("--float-run", default=None, help="start from this trained float run directory")
-    p.add_argument("--export-dir", default="export", help="bundles go here (default ./export)")
     # QAT's fake quantization is not bit-exact with TFLite's integer kernels: on the embedded
     # data's near ties ~2.5 % of qat-int8 top-1 answers differ from the QAT Keras model's while
     # accuracy is the same (docs/benchmarks.md), so this recipe's gate is 97 %, not 98 %
-    ra.add_verification_flags(p, min_agreement=0.97)
+    ra.add_export_flags(p, min_agreement=0.97, quant=False)
     return p
 
 

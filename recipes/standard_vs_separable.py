@@ -8,31 +8,29 @@ parameters, MACs, training time, Keras accuracy and the TFLite accuracy of every
 
 import sys
 
-from mobilekit import recipe_args as ra
-from mobilekit.cost import keras_summary
+from mobilekit.cli import flags
+from mobilekit.cli import recipes as ra
+from mobilekit.nets.cost import keras_summary
 
 
 def main(args) -> int:
-    modes = ra.quant_modes(args)
-    resolution = args.resolution or 64
-    strategy = ra.make_strategy(args.strategy)  # first: multi-worker sets up collectives
-    data = ra.load_data(args, resolution)
+    modes = args.quant
+    config, strategy, data = ra.setup(args, alpha=0.5, resolution=64)
     rows = []
-    for kind in [k.strip() for k in args.kinds.split(",")]:
-        args.kind = kind
-        model, config, run = ra.build_and_train(
-            args, data, run_dir=f"{args.out}/{kind}", strategy=strategy,
-            model_defaults={"alpha": 0.5, "resolution": resolution})
+    for kind in args.kinds:
+        variant = config.replace(kind=kind)
+        model, run = ra.build_and_train(args, variant, data, strategy=strategy,
+                                        run_dir=f"{args.out}/{variant.kind_label}")
         summary = keras_summary(model)
-        manifests = ra.export_all(args, model, data, config, modes, strategy=strategy)
-        rows.append((kind, summary, run, manifests))
+        manifests = ra.export_all(args, model, data, variant, modes, strategy=strategy)
+        rows.append((variant.kind_label, summary, run, manifests))
 
-    print(f"\n{'kind':<10} {'params':>9} {'MMACs':>8} {'train s':>8} {'val':>6} {'test':>6}  "
+    print(f"\n{'kind':<16} {'params':>9} {'MMACs':>8} {'train s':>8} {'val':>6} {'test':>6}  "
           + "  ".join(f"{q:>8}" for q in modes), file=sys.stderr)
     for kind, summary, run, manifests in rows:
         m = run["metrics"]
         tflite = "  ".join(f"{100 * x['verification']['tflite_accuracy']:7.1f}%" for x in manifests)
-        print(f"{kind:<10} {summary['params']:>9,} {summary['macs'] / 1e6:>8.1f} "
+        print(f"{kind:<16} {summary['params']:>9,} {summary['macs'] / 1e6:>8.1f} "
               f"{m['train_seconds']:>8.0f} {100 * m['val_accuracy']:5.1f}% "
               f"{100 * m.get('test_accuracy', float('nan')):5.1f}%  {tflite}", file=sys.stderr)
     return 0
@@ -40,7 +38,8 @@ def main(args) -> int:
 
 def parser():
     p = ra.parser(__doc__.split("\n")[0], out="runs/standard_vs_separable", epochs=20)
-    p.add_argument("--kinds", default="standard,separable", help="comma separated conv kinds")
+    p.add_argument("--kinds", type=flags.kind_list, default=["standard", "separable"],
+                   help="comma separated conv kinds or per-stage codes such as SSDDDDD")
     return p
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tflite_fixtures import tflite_models  # noqa: F401 - the tiny .tflite files every runtime test uses
+
 # --- a real sshd on 127.0.0.1 (owner: remote targets) --------------------------------------------
 
 SSH_ALIAS = "mk-device"  # a Host entry of the client config below, pointing at the test sshd

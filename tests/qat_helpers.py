@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from mobilekit.keras import tf
-from mobilekit.qat import quantize_aware
+from tflite_fixtures import to_tflite
+from mobilekit.train.qat import quantize_aware
 from mobilekit.runtime import graph
 
 
@@ -18,11 +18,7 @@ def calibrated_qat(model, seed=0, steps=3):
 
 def int8_tflite(qat_model, path):
     """Fully integer TFLite of a QAT model (int8 in and out; no representative data needed)."""
-    converter = tf.lite.TFLiteConverter.from_keras_model(qat_model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    path.write_bytes(converter.convert())
+    path.write_bytes(to_tflite(qat_model, int8=True, calibrate=False))
     return path
 
 

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from mobilekit import bench
+from mobilekit.bench import schedule as bench
 from mobilekit.runtime import stats
 from mobilekit.errors import PartialFailure, UsageError
-from mobilekit.targets import Target, resolve_target, rows_from_output, runtime_files
-from mobilekit.targets.local import LocalTarget
-from tflite_fixtures import tflite_models  # noqa: F401 - fixture
+from mobilekit.bench.targets import Target, resolve_target, rows_from_output, runtime_files
+from mobilekit.bench.targets.local import LocalTarget
 
 FAST = {"runs": 3, "warmup": 0, "min_secs": 0.0}
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from mobilekit.targets.benchmark_model_output import parse_benchmark_output, strip_prefix
+from mobilekit.bench.targets.benchmark_model_output import parse_benchmark_output, strip_prefix
 
 REFERENCE = Path(__file__).parent / "data" / "benchmark_model_output.txt"
 REFERENCE_LINES = [line for line in REFERENCE.read_text().splitlines() if line and not line.startswith("#")]

@@ -6,6 +6,7 @@ import json
 import jsonschema
 import pytest
 
+from mobilekit.nets.config import BuilderConfig
 from mobilekit.deploy.bundle import bundle_name, read_bundle, validate_manifest
 from mobilekit.errors import UsageError
 from test_export import export, tiny_model
@@ -19,12 +20,11 @@ def bundle(tmp_path_factory):
 
 
 def test_bundle_name_follows_the_contract():
-    from mobilekit.models import builder_config
 
-    assert bundle_name(builder_config("mobilenet_v2"), "int8") == "mobilenet_v2-separable-int8"
-    config = builder_config("mobilenet_v3_small", kind="standard", alpha=0.5, resolution=96)
+    assert bundle_name(BuilderConfig("mobilenet_v2"), "int8") == "mobilenet_v2-separable-int8"
+    config = BuilderConfig("mobilenet_v3_small", kind="standard", alpha=0.5, resolution=96)
     assert bundle_name(config, "fp32") == "mobilenet_v3_small-standard-fp32-a0.5-r96"
-    assert bundle_name(builder_config("mobilenet_v1", alpha=0.25), "qat-int8") == "mobilenet_v1-separable-qat-int8-a0.25"
+    assert bundle_name(BuilderConfig("mobilenet_v1", alpha=0.25), "qat-int8") == "mobilenet_v1-separable-qat-int8-a0.25"
     assert bundle_name(None, "fp16", model_name="my_run") == "my_run-fp16"
     assert bundle_name(config, "int8", io="int8") == "mobilenet_v3_small-standard-int8-a0.5-r96-int8io"
     assert bundle_name(None, "int8", model_name="my_run", io="uint8") == "my_run-int8-uint8io"

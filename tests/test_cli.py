@@ -32,9 +32,11 @@ def test_each_command_has_help(command, capsys):
                                   ["export", "mobilenet_v1", "--quant", "int4"],
                                   ["summary", "mobilenet_v1", "--kind", "diagonal"]])
 def test_bad_usage_exits_2_with_one_line(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    assert exc.value.code == 2
+    try:
+        code = main(argv)  # flags the builder configuration refuses return 2
+    except SystemExit as exc:  # argparse's own refusals exit
+        code = exc.code
+    assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "error" in err[0]
 
@@ -52,19 +54,11 @@ def test_help_does_not_import_tensorflow():
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
-def test_every_handler_names_a_module_function():
+def test_every_command_has_its_handler():
+    from mobilekit.cli import commands
+
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
-    for name, subparser in sub.choices.items():
-        handler = subparser.get_default("handler")
-        assert handler and ":" in handler, name
-
-
-def test_cli_choices_match_the_library():
-    """cli.py copies these lists so that --help never imports TensorFlow; they must not drift."""
-    from mobilekit import layers, models
-    from mobilekit.deploy import quantize
-
-    assert cli.BUILDER_NAMES == tuple(models.BUILDERS)
-    assert cli.KINDS == layers.KINDS and cli.PADDINGS == layers.PADDINGS
-    assert cli.QUANT_MODES == quantize.QUANT_MODES
+    assert set(sub.choices) == set(cli.COMMANDS)
+    for name in cli.COMMANDS:
+        assert callable(getattr(commands, name)), name

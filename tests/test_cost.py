@@ -5,9 +5,12 @@ import json
 
 import pytest
 
-from mobilekit import cli, cost, models
-from mobilekit import layers as mk
-from mobilekit.keras import keras, layers, tf
+from mobilekit.nets.config import BuilderConfig
+from tflite_fixtures import to_tflite
+from mobilekit import cli
+from mobilekit.nets import cost, models
+from mobilekit.nets import layers as mk
+from mobilekit.keras import keras, layers
 
 
 def _within(value, target, rel):
@@ -15,16 +18,16 @@ def _within(value, target, rel):
 
 
 def test_mobilenet_v1_matches_paper_in_both_kinds():
-    separable = cost.summarize_builder("mobilenet_v1")
-    standard = cost.summarize_builder("mobilenet_v1", kind="standard")
+    separable = cost.summarize_builder(BuilderConfig("mobilenet_v1"))
+    standard = cost.summarize_builder(BuilderConfig("mobilenet_v1", kind="standard"))
     assert _within(separable["macs"], 569e6, 0.005), separable["macs"]
     assert _within(standard["macs"], 4866e6, 0.001), standard["macs"]  # paper Table 4
     assert _within(standard["kernel_params"], 29.3e6, 0.005), standard["kernel_params"]
-    assert separable["params"] == models.build_model("mobilenet_v1").count_params()
+    assert separable["params"] == models.build_model(BuilderConfig("mobilenet_v1")).count_params()
 
 
 def test_mobilenet_v2_matches_paper():
-    assert _within(cost.summarize_builder("mobilenet_v2")["macs"], 300e6, 0.01)
+    assert _within(cost.summarize_builder(BuilderConfig("mobilenet_v2"))["macs"], 300e6, 0.01)
 
 
 def test_layer_costs_by_type():
@@ -61,7 +64,7 @@ def test_conv_unit_kinds_follow_the_analytic_ratios_at_stride_one(m, n, k):
 
 
 def test_kind_comparison_predicts_v1_separable_exactly():
-    rows = {r["kind"]: r for r in cost.kind_comparison("mobilenet_v1", alpha=0.25, resolution=64)}
+    rows = {r["kind"]: r for r in cost.kind_comparison(BuilderConfig("mobilenet_v1", alpha=0.25, resolution=64))}
     assert set(rows) == set(mk.KINDS)
     assert rows["standard"]["macs_vs_standard"] == rows["standard"]["analytic_vs_standard"] == 1
     assert rows["separable"]["analytic_vs_standard"] == pytest.approx(
@@ -71,7 +74,7 @@ def test_kind_comparison_predicts_v1_separable_exactly():
 
 
 def _tflite(model, path):
-    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    path.write_bytes(to_tflite(model))
     return path
 
 
@@ -79,7 +82,7 @@ def _tflite(model, path):
 @pytest.mark.parametrize("name,kind", [("mobilenet_v3_small", "separable"),
                                        ("mobilenet_v2", "spatial"), ("mobilenet_v1", "standard")])
 def test_keras_macs_equal_tflite_graph_macs(tmp_path, name, kind):
-    model = models.build_model(name, kind=kind, alpha=0.35, resolution=32, classes=6)
+    model = models.build_model(BuilderConfig(name, kind=kind, alpha=0.35, resolution=32, classes=6))
     keras_side = cost.keras_summary(model)
     graph_side = cost.tflite_summary(_tflite(model, tmp_path / "m.tflite"))
     assert graph_side["macs"] == keras_side["macs"]
@@ -95,8 +98,8 @@ def test_summary_command_json_for_builder_keras_and_tflite(tmp_path, capsys):
                                                                 [64, 64, 3])
     assert {"params", "kernel_params", "macs", "layers"} <= set(out)
     assert {r["kind"] for r in out["kinds"]} == set(mk.KINDS)
-    model = models.build_model("mobilenet_v1", kind="standard", alpha=0.25, resolution=64,
-                               classes=4)
+    model = models.build_model(BuilderConfig("mobilenet_v1", kind="standard", alpha=0.25, resolution=64,
+                               classes=4))
     assert out["params"] == model.count_params()
     model.save(tmp_path / "m.keras")
     assert cli.main(["summary", str(tmp_path / "m.keras"), "--json"]) == 0

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from mobilekit.nets.config import BuilderConfig
 from mobilekit.data import NORMALIZATION
 from mobilekit.deploy.bundle import read_bundle
 from mobilekit.deploy.export import export_bundle
@@ -124,7 +125,7 @@ def dying_write(path, text):
         os.kill(os.getpid(), signal.SIGKILL)
     real(path, text)
 bundle.atomic_write_text = dying_write
-export(tiny_model(), {out!r}, quant="int8", replace=True)
+export(tiny_model(), {out!r}, quant="fp32", replace=True)  # fp32: int8 proves nothing more here
 """
 
 
@@ -132,12 +133,12 @@ def test_kill_during_export_leaves_the_old_bundle_or_nothing(model, tmp_path):
     out = tmp_path / "b"
     for existing in (False, True):
         if existing:
-            export(model, out)
+            export(model, out, quant="fp16")
         script = KILL_SCRIPT.format(tests=os.path.dirname(__file__), out=str(out))
         proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=300)
         assert proc.returncode == -9, proc.stderr.decode()[-2000:]
         if existing:
-            assert read_bundle(out)["quantization"] == "fp32", "the old bundle is untouched"
+            assert read_bundle(out)["quantization"] == "fp16", "the old bundle is untouched"
         else:
             assert not out.exists()
         assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == (["b"] if existing else [])
@@ -163,7 +164,7 @@ def test_export_command_builder_name_force_and_json(tmp_path, capsys, monkeypatc
              "--quant", "int8", "--samples", "16"]
     assert run_cli(*flags, "--json") == 0
     out = json.loads(capsys.readouterr().out)
-    bundle = tmp_path / "export" / "mobilenet_v1-separable-int8-a0.25-r32"
+    bundle = tmp_path / "export" / "mobilenet_v1-separable-int8-a0.25-r32-c8"
     assert out["bundle"] == str(bundle.relative_to(tmp_path)) and read_bundle(bundle) == out["manifest"]
     assert out["manifest"]["builder"]["name"] == "mobilenet_v1" and not out["manifest"]["trained"]
     assert out["manifest"]["verification"]["samples"] == 16
@@ -208,9 +209,9 @@ def test_export_command_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypat
 @pytest.mark.parametrize("builder", ["mobilenet_v1", "mobilenet_v2"])
 def test_builder_int8_exports_logits_fully_inside_xnnpack(builder, tmp_path):
     """XNNPACK has no int8 SOFTMAX: the softmax head is left out of the exported graph."""
-    from mobilekit import models
+    from mobilekit.nets import models
 
-    model = models.build_model(builder, alpha=0.25, resolution=32, classes=CLASSES)
+    model = models.build_model(BuilderConfig(builder, alpha=0.25, resolution=32, classes=CLASSES))
     assert model.layers[-1].get_config()["activation"] == "softmax"
     x = np.random.default_rng(0).uniform(-1, 1, (16, 32, 32, 3)).astype(np.float32)
     manifest = export(model, tmp_path / builder, quant="int8", verification=(x, None))

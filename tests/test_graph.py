@@ -5,7 +5,7 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from mobilekit.errors import UsageError
 from mobilekit.runtime import graph
-from tflite_fixtures import mac_graph, tflite_models  # noqa: F401 - fixture
+from tflite_fixtures import mac_graph
 
 
 def test_check_tflite_accepts_a_model(tflite_models):

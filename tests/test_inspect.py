@@ -9,7 +9,6 @@ import pytest
 
 from mobilekit.errors import UsageError
 from mobilekit.runtime.inspect import describe
-from tflite_fixtures import tflite_models  # noqa: F401 - fixture
 
 
 def test_int8_model_described(tflite_models):

@@ -4,26 +4,33 @@ import numpy as np
 import pytest
 from qat_helpers import calibrated_qat, float_tensors, int8_tflite, ops_outside_xnnpack
 
-from mobilekit import layers as mk
+from mobilekit.nets import layers as mk
 from mobilekit.keras import keras, layers
 
-# name -> function(x, kind) adding one block; all keep the graph small (16x16x8 input)
+# name -> function(x, kind, **knobs) adding one block; all keep the graph small (16x16x8 input)
 BLOCKS = {
-    "conv_unit": lambda x, k: mk.conv_unit(x, 16, stride=2, kind=k, act="hard_swish", name="cu"),
-    "residual": lambda x, k: mk.residual_block(x, 16, stride=2, kind=k, name="res"),
-    "bottleneck": lambda x, k: mk.bottleneck_block(x, 4, kind=k, name="bn"),
-    "mbconv_se": lambda x, k: mk.inverted_residual(x, 8, kernel=5, expansion=4, se=0.25,
-                                                   act="hard_swish", kind=k, name="mb"),
-    "mbconv_no_expansion": lambda x, k: mk.inverted_residual(x, 8, expansion=1, se=0.25,
-                                                             kind=k, name="mb1"),
-    "xception": lambda x, k: mk.xception_block(x, 16, stride=2, kind=k, name="xc"),
-    "xception_pointwise_first": lambda x, k: mk.xception_block(
-        x, 16, kind=k, pointwise_first=True, name="xp"),
-    "inception": lambda x, k: mk.inception_block(x, 4, kind=k, name="inc"),
-    "factorised": lambda x, k: mk.factorised_conv(x, 8, kernel=5, name="fac"),
-    "aspp": lambda x, k: mk.aspp(x, 8, rates=(2, 3), kind=k, name="aspp"),
-    "ghost": lambda x, k: mk.ghost_module(x, 8, kernel=3, kind=k, name="gh"),
+    "conv_unit": lambda x, k, stride=2, **kw: mk.conv_unit(
+        x, 16, stride=stride, kind=k, activation="hard_swish", name="cu", **kw),
+    "residual": lambda x, k, stride=2, **kw: mk.residual_block(x, 16, stride=stride, kind=k,
+                                                               name="res", **kw),
+    "bottleneck": lambda x, k, **kw: mk.bottleneck_block(x, 16, kind=k, name="bn", **kw),
+    "mbconv_se": lambda x, k, **kw: mk.inverted_residual(
+        x, 8, kernel=5, expansion=4, se_ratio=0.25, activation="hard_swish", kind=k, name="mb",
+        **kw),
+    "mbconv_no_expansion": lambda x, k, **kw: mk.inverted_residual(
+        x, 8, expansion=1, se_ratio=0.25, kind=k, name="mb1", **kw),
+    "xception": lambda x, k, stride=2, **kw: mk.xception_block(x, 16, stride=stride, kind=k,
+                                                               name="xc", **kw),
+    "xception_pointwise_first": lambda x, k, **kw: mk.xception_block(
+        x, 16, kind=k, pointwise_first=True, name="xp", **kw),
+    "inception": lambda x, k, **kw: mk.inception_block(x, 4, kind=k, name="inc", **kw),
+    "factorised": lambda x, k, **kw: mk.factorised_conv(x, 8, kernel=5, name="fac", **kw),
+    "aspp": lambda x, k, dilations=(2, 3), **kw: mk.aspp(x, 8, dilations=dilations, kind=k,
+                                                         name="aspp", **kw),
+    "ghost": lambda x, k, **kw: mk.ghost_module(x, 8, kernel=3, kind=k, name="gh", **kw),
 }
+# blocks whose convs all have stride 1 (padding "symmetric" is "same" there)
+STRIDE_ONE = {"aspp"}
 
 
 # Dilated convs trace to SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND under QAT, which XNNPACK lacks.
@@ -31,11 +38,11 @@ DILATED = {"aspp"}
 UNDILATED = [name for name in BLOCKS if name not in DILATED]
 
 
-def block_model(names, kind):
+def block_model(names, kind, **knobs):
     inputs = layers.Input((16, 16, 8))
     x = inputs
     for name in names:
-        x = BLOCKS[name](x, kind)
+        x = BLOCKS[name](x, kind, **knobs)
     return keras.Model(inputs, x)
 
 
@@ -107,17 +114,77 @@ def test_inverted_residual_kinds_follow_the_collapse_rule():
         [(1, 1), (1, 1)]
 
 
-def test_spatial_kind_splits_the_stride():
-    model = block_model(["conv_unit"], "spatial")
-    convs = [c for c in model.layers if type(c).__name__ == "Conv2D"]
-    assert [(c.kernel_size, c.strides) for c in convs] == [((3, 1), (2, 1)), ((1, 3), (1, 2))]
-    assert model.output_shape == (None, 8, 8, 16)
+def _spatial_convs(model):
+    convs = (layers.Conv2D, layers.DepthwiseConv2D)
+    return [layer for layer in model.layers
+            if isinstance(layer, convs) and tuple(layer.kernel_size) != (1, 1)]
+
+
+@pytest.mark.parametrize("kind", mk.KINDS)
+def test_symmetric_padding_reaches_every_strided_conv(kind):
+    for name in BLOCKS:
+        model = block_model([name], kind, padding="symmetric",
+                            **({} if name in STRIDE_ONE else {"stride": 2}))
+        strided = [c for c in _spatial_convs(model) if tuple(c.strides) != (1, 1)]
+        assert bool(strided) != (name in STRIDE_ONE), name
+        for conv in strided:  # an explicit pad on every side, then a "valid" conv
+            pad = model.get_layer(conv.name + "_pad")
+            assert isinstance(pad, layers.ZeroPadding2D) and conv.input is pad.output, conv.name
+            assert conv.padding == "valid"
+        assert model.output_shape[1:3] == ((16, 16) if name in STRIDE_ONE else (8, 8)), name
+
+
+@pytest.mark.parametrize("kind", mk.KINDS)
+def test_dilation_reaches_every_spatial_conv(kind):
+    for name in BLOCKS:
+        knobs = {"dilations": (2, 2)} if name == "aspp" else {"stride": 1, "dilation": 2}
+        convs = _spatial_convs(block_model([name], kind, **knobs))
+        assert convs, name
+        for conv in convs:  # dilated along each axis the kernel spans
+            expected = tuple(2 if k > 1 else 1 for k in conv.kernel_size)
+            assert tuple(conv.dilation_rate) == expected, conv.name
+
+
+def _chain(kind, unit):
+    """(type, kernel, strides) of each layer of a 16x16x8 input -> ``unit`` model."""
+    inputs = layers.Input((16, 16, 8))
+    model = keras.Model(inputs, unit(inputs, kind))
+    return [(type(layer).__name__, getattr(layer, "kernel_size", None),
+             getattr(layer, "strides", None)) for layer in model.layers[1:]]
+
+
+# ../shared/CONTRACTS.md "Conv kinds" at stride 2: the conv(s) carrying the stride
+CONV_KINDS = {
+    "separable": [("DepthwiseConv2D", (3, 3), (2, 2)), ("Conv2D", (1, 1), (1, 1))],
+    "standard": [("Conv2D", (3, 3), (2, 2))],
+    "spatial": [("Conv2D", (3, 1), (2, 1)), ("Conv2D", (1, 3), (1, 2))],
+}
+
+
+def _bare(x, kind, pointwise_first=False):
+    for part in mk.kind_convs(kind, 16, 3, 2, names=mk.Names("u_{role}"),
+                              roles=("dw", "pw", "full"), pointwise_first=pointwise_first):
+        x = part(x)
+    return x
+
+
+@pytest.mark.parametrize("kind", mk.KINDS)
+def test_conv_kinds_follow_the_contract(kind):
+    convs, bn, relu = CONV_KINDS[kind], ("BatchNormalization", None, None), ("ReLU", None, None)
+    # MobileNet's unit: BN + activation after the depthwise and the pointwise conv; after the pair
+    unit = _chain(kind, lambda x, k: mk.conv_unit(x, 16, stride=2, kind=k))
+    assert unit == ([convs[0], bn, relu, convs[1], bn, relu] if kind == "separable"
+                    else [*convs, bn, relu])
+    assert _chain(kind, _bare) == convs  # Xception's: nothing between the parts
+    if kind == "separable":
+        assert _chain(kind, lambda x, k: _bare(x, k, pointwise_first=True)) == \
+            [("Conv2D", (1, 1), (1, 1)), ("DepthwiseConv2D", (3, 3), (2, 2))]
 
 
 def test_hard_swish_and_hard_sigmoid_values():
     x = np.linspace(-5, 5, 41, dtype="float32").reshape(1, 1, 41, 1)
     inputs = layers.Input((1, 41, 1))
-    hs = keras.Model(inputs, mk.activation(inputs, "hard_swish", "hs"))
+    hs = keras.Model(inputs, mk.activate(inputs, "hard_swish", "hs"))
     expected = x * np.clip(x + 3, 0, 6) / 6
     np.testing.assert_allclose(hs(x), expected, atol=1e-6)
     np.testing.assert_allclose(mk.HardSigmoid()(x), np.clip(x + 3, 0, 6) / 6, atol=1e-6)
@@ -137,10 +204,12 @@ def test_blocks_shapes_and_channel_rules():
     x = layers.Input((16, 16, 8))
     assert mk.inception_block(x, 4).shape[-1] == 16           # 1x1 | 3x3 | 5x5 | pool
     assert mk.aspp(x, 6).shape[1:] == (16, 16, 6)
-    assert mk.ghost_module(x, 12, ratio=3).shape[-1] == 12
-    assert mk.bottleneck_block(x, 4, stride=2).shape[1:] == (8, 8, 16)
+    assert mk.ghost_module(x, 12, ghost_ratio=3).shape[-1] == 12
+    bottleneck = keras.Model(x, mk.bottleneck_block(x, 16, stride=2, name="b"))
+    assert bottleneck.output_shape[1:] == (8, 8, 16)
+    assert bottleneck.get_layer("b_reduce").filters == 4  # mid defaults to filters / 4
     assert mk.make_divisible(8.9) == 16 and mk.make_divisible(12.0) == 16
     with pytest.raises(ValueError):
-        mk.ghost_module(x, 7, ratio=2)
-    with pytest.raises(Exception, match="--kind"):
+        mk.ghost_module(x, 7, ghost_ratio=2)
+    with pytest.raises(ValueError, match="unknown conv kind 'grouped'"):
         mk.conv_unit(x, 8, kind="grouped")

@@ -5,7 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from mobilekit import models
+from mobilekit.nets.config import BuilderConfig
+from mobilekit.nets import models
+from mobilekit.train import run_dir
 from mobilekit.errors import UsageError
 from mobilekit.keras import keras, tf
 
@@ -33,14 +35,14 @@ def test_separable_params_equal_keras_applications(name, alpha, minimalistic):
     ctor = APPS[name][0]
     extra = {"minimalistic": minimalistic} if name.startswith("mobilenet_v3") else {}
     for top in (True, False):
-        ours = models.build_model(name, alpha=alpha, include_top=top, **extra)
+        ours = models.build_model(BuilderConfig(name, alpha=alpha, include_top=top, **extra))
         ref = ctor(weights=None, alpha=alpha, include_top=top, input_shape=(224, 224, 3), **extra)
         assert ours.count_params() == ref.count_params(), (name, alpha, top)
 
 
 def test_separable_layer_names_match_keras_applications_weights():
     """Every weight-carrying keras.applications layer exists here by name with the same shapes."""
-    ours = models.build_model("mobilenet_v2", alpha=0.35, resolution=96, classes=10)
+    ours = models.build_model(BuilderConfig("mobilenet_v2", alpha=0.35, resolution=96, classes=10))
     ref = keras.applications.MobileNetV2(weights=None, alpha=0.35, input_shape=(96, 96, 3),
                                          classes=10)
     by_name = {layer.name: layer for layer in ours.layers}
@@ -52,7 +54,7 @@ def test_separable_layer_names_match_keras_applications_weights():
 @pytest.mark.parametrize("name", list(models.BUILDERS))
 @pytest.mark.parametrize("kind", ["separable", "standard", "spatial"])
 def test_every_builder_and_kind_runs_at_small_size(name, kind):
-    model = models.build_model(name, kind=kind, alpha=0.25, resolution=64, classes=8)
+    model = models.build_model(BuilderConfig(name, kind=kind, alpha=0.25, resolution=64, classes=8))
     out = model(np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, 3)).astype("float32"))
     assert out.shape == (2, 8)
     np.testing.assert_allclose(np.sum(out, axis=-1), 1.0, rtol=1e-5)
@@ -60,7 +62,7 @@ def test_every_builder_and_kind_runs_at_small_size(name, kind):
 
 
 def test_kinds_change_only_the_spatial_convolutions():
-    sep, std, spa = (models.build_model("mobilenet_v1", kind=k, alpha=0.25, resolution=64)
+    sep, std, spa = (models.build_model(BuilderConfig("mobilenet_v1", kind=k, alpha=0.25, resolution=64))
                      for k in ("separable", "standard", "spatial"))
     types = {k: {type(layer).__name__ for layer in m.layers} for k, m in
              (("sep", sep), ("std", std), ("spa", spa))}
@@ -73,32 +75,34 @@ def test_kinds_change_only_the_spatial_convolutions():
 
 
 def test_linear_classifier_outputs_logits():
-    model = models.build_model("mobilenet_v2", alpha=0.35, resolution=32, classes=3,
-                               classifier_activation="linear")
+    model = models.build_model(BuilderConfig("mobilenet_v2", alpha=0.35, resolution=32, classes=3,
+                               classifier_activation="linear"))
     assert type(model.layers[-1]).__name__ == "Dense"
-    assert model.count_params() == models.build_model(
-        "mobilenet_v2", alpha=0.35, resolution=32, classes=3).count_params()
+    assert model.count_params() == models.build_model(BuilderConfig(
+        "mobilenet_v2", alpha=0.35, resolution=32, classes=3)).count_params()
 
 
 def test_without_top_ends_in_feature_map():
-    model = models.build_model("mobilenet_v3_small", resolution=96, include_top=False)
+    model = models.build_model(BuilderConfig("mobilenet_v3_small", resolution=96, include_top=False))
     assert model.output_shape == (None, 3, 3, 576)
 
 
 def test_builder_config_is_complete_and_json():
-    config = models.builder_config("mobilenet_v1", alpha=0.5, resolution=96)
-    assert json.loads(json.dumps(config)) == config
-    assert config == {"name": "mobilenet_v1", "kind": "separable", "alpha": 0.5,
-                      "resolution": 96, "classes": 1000, "include_top": True, "dropout": 1e-3,
-                      "classifier_activation": "softmax", "padding": "same", "depth_multiplier": 1}
-    assert models.builder_config("mobilenet_v3_large")["minimalistic"] is False
-    assert "minimalistic" not in models.builder_config("mobilenet_v2")
-    assert models.default_resolution("mobilenet_v2") == 224
+    config = BuilderConfig("mobilenet_v1", alpha=0.5, resolution=96)
+    as_json = json.loads(json.dumps(config.to_json()))
+    assert as_json == {"name": "mobilenet_v1", "kind": "separable", "alpha": 0.5,
+                       "resolution": 96, "classes": 1000, "include_top": True, "dropout": 1e-3,
+                       "classifier_activation": "softmax", "padding": "same",
+                       "depth_multiplier": 1}
+    assert BuilderConfig.from_json(as_json) == config
+    assert BuilderConfig("mobilenet_v3_large").to_json()["minimalistic"] is False
+    assert "minimalistic" not in BuilderConfig("mobilenet_v2").to_json()
+    assert BuilderConfig("mobilenet_v2").resolution == 224
 
 
 def test_depth_multiplier_widens_v1_depthwise():
-    plain = models.build_model("mobilenet_v1", alpha=0.25, resolution=64)
-    doubled = models.build_model("mobilenet_v1", alpha=0.25, resolution=64, depth_multiplier=2)
+    plain = models.build_model(BuilderConfig("mobilenet_v1", alpha=0.25, resolution=64))
+    doubled = models.build_model(BuilderConfig("mobilenet_v1", alpha=0.25, resolution=64, depth_multiplier=2))
     dw = doubled.get_layer("conv_dw_1")
     assert dw.depth_multiplier == 2 and doubled.count_params() > plain.count_params()
 
@@ -124,33 +128,33 @@ def test_bad_arguments_raise_usage_error_before_building(monkeypatch, name, knob
         raise AssertionError("a layer was built")
     monkeypatch.setattr(keras.layers, "Input", no_graph)
     with pytest.raises(UsageError, match=flag):
-        models.build_model(name, **knobs)
+        models.build_model(BuilderConfig(name, **knobs))
 
 
 def test_load_keras_round_trip_and_refusals(tmp_path):
-    model = models.build_model("mobilenet_v3_small", alpha=0.75, resolution=64, classes=5)
+    model = models.build_model(BuilderConfig("mobilenet_v3_small", alpha=0.75, resolution=64, classes=5))
     run = tmp_path / "run"
     run.mkdir()
     model.save(run / "model.keras")
     x = np.random.default_rng(1).uniform(-1, 1, (1, 64, 64, 3)).astype("float32")
-    np.testing.assert_allclose(models.load_keras(run)(x), model(x), atol=1e-6)
+    np.testing.assert_allclose(run_dir.load_keras(run)(x), model(x), atol=1e-6)
     model.save(tmp_path / "m.h5")
     with pytest.raises(UsageError, match="m.h5"):
-        models.load_keras(tmp_path / "m.h5")
-    assert models.load_keras(tmp_path / "m.h5", trust=True).count_params() == model.count_params()
+        run_dir.load_keras(tmp_path / "m.h5")
+    assert run_dir.load_keras(tmp_path / "m.h5", trust=True).count_params() == model.count_params()
     with pytest.raises(UsageError, match="missing.keras"):
-        models.load_keras(tmp_path / "missing.keras")
+        run_dir.load_keras(tmp_path / "missing.keras")
     (tmp_path / "junk.keras").write_text("not a zip")
     with pytest.raises(UsageError, match="junk.keras"):
-        models.load_keras(tmp_path / "junk.keras")
+        run_dir.load_keras(tmp_path / "junk.keras")
 
 
 @pytest.mark.parametrize("kind", ["separable", "standard", "spatial"])
 def test_symmetric_padding_pads_stride_2_convs_on_every_side(kind):
     """Same shapes and parameters as "same"; each stride-2 conv reads an explicit k // 2 border."""
-    same = models.build_model("mobilenet_v2", alpha=0.35, resolution=64, kind=kind)
-    sym = models.build_model("mobilenet_v2", alpha=0.35, resolution=64, kind=kind,
-                             padding="symmetric")
+    same = models.build_model(BuilderConfig("mobilenet_v2", alpha=0.35, resolution=64, kind=kind))
+    sym = models.build_model(BuilderConfig("mobilenet_v2", alpha=0.35, resolution=64, kind=kind,
+                             padding="symmetric"))
     assert sym.count_params() == same.count_params()
     assert sym.output_shape == same.output_shape
     strided = [layer for layer in sym.layers

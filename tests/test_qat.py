@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 from qat_helpers import calibrated_qat, float_tensors, int8_tflite, ops_outside_xnnpack
 
-from mobilekit import cost, models, qat
-from mobilekit import layers as mk
+from mobilekit.nets.config import BuilderConfig
+from mobilekit.nets import cost, models
+from mobilekit.train import qat, run_dir
+from mobilekit.nets import layers as mk
 from mobilekit.keras import keras
 
 # The default suite covers the V3 blocks (SE, hard-swish; test_layers covers the blocks in every
@@ -21,8 +23,8 @@ def _matrix():
 
 
 def _tiny(name, kind, **knobs):
-    return models.build_model(name, kind=kind, alpha=0.35, resolution=32, classes=4,
-                              classifier_activation="linear", **knobs)
+    return models.build_model(BuilderConfig(name, kind=kind, alpha=0.35, resolution=32, classes=4,
+                              classifier_activation="linear", **knobs))
 
 
 @pytest.mark.parametrize("name,kind", _matrix())
@@ -35,8 +37,8 @@ def test_builder_qat_converts_to_int8_inside_xnnpack(tmp_path, name, kind):
 
 
 def test_qat_model_trains_and_its_softmax_head_is_the_only_op_outside_xnnpack(tmp_path):
-    model = models.build_model("mobilenet_v1", kind="standard", alpha=0.25, resolution=32,
-                               classes=4)
+    model = models.build_model(BuilderConfig("mobilenet_v1", kind="standard", alpha=0.25, resolution=32,
+                               classes=4))
     quantized = qat.quantize_aware(model)
     quantized.compile("adam", "sparse_categorical_crossentropy")
     x = np.random.default_rng(3).uniform(-1, 1, (8, 32, 32, 3)).astype("float32")
@@ -49,10 +51,11 @@ def test_qat_model_trains_and_its_softmax_head_is_the_only_op_outside_xnnpack(tm
 
 def test_qat_model_saves_and_loads_through_load_keras(tmp_path):
     inputs = keras.layers.Input((8, 8, 8))
-    block = mk.inverted_residual(inputs, 8, expansion=2, se=0.25, act="hard_swish", name="mb")
+    block = mk.inverted_residual(inputs, 8, expansion=2, se_ratio=0.25, activation="hard_swish",
+                                 name="mb")
     quantized = calibrated_qat(keras.Model(inputs, block))
     quantized.save(tmp_path / "qat.keras")
-    loaded = models.load_keras(tmp_path / "qat.keras")
+    loaded = run_dir.load_keras(tmp_path / "qat.keras")
     x = np.random.default_rng(4).uniform(-1, 1, (2, 8, 8, 8)).astype("float32")
     np.testing.assert_allclose(loaded(x), quantized(x), atol=1e-5)
     wrapped = {type(layer.layer).__name__ for layer in loaded.layers if hasattr(layer, "layer")}

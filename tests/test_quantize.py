@@ -3,13 +3,14 @@
 import numpy as np
 import pytest
 
+from mobilekit.nets.config import BuilderConfig
 from mobilekit.data import EMBEDDED_LABELS, NORMALIZATION, normalize
 from mobilekit.deploy.bundle import read_bundle
 from mobilekit.deploy.export import export_bundle
 from mobilekit.deploy.quantize import check_io
 from mobilekit.errors import UsageError
 from mobilekit.keras import keras
-from mobilekit.models import build_model, builder_config, calibrate_batch_norm
+from mobilekit.nets.models import build_model, calibrate_batch_norm
 
 RES = 32
 CONFIG = {"alpha": 0.35, "resolution": RES, "classes": len(EMBEDDED_LABELS)}
@@ -45,7 +46,7 @@ def fit(model: keras.Model, epochs: int, count: int = 1500) -> keras.Model:
 @pytest.fixture(scope="module")
 def trained():
     keras.utils.set_random_seed(0)
-    return fit(build_model("mobilenet_v2", **CONFIG), epochs=4)
+    return fit(build_model(BuilderConfig("mobilenet_v2", **CONFIG)), epochs=4)
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +64,7 @@ def fp32_bytes(trained, data, tmp_path_factory):
 def export(model, out, quant, data, **kw):
     calibration, verification = data
     return export_bundle(model, out, quant=quant, name=f"m-{quant}", labels=EMBEDDED_LABELS,
-                         builder=builder_config("mobilenet_v2", **CONFIG), trained=True,
+                         builder=BuilderConfig("mobilenet_v2", **CONFIG), trained=True,
                          normalization=NORMALIZATION, calibration=calibration,
                          verification=verification, **kw)
 
@@ -91,7 +92,7 @@ def test_other_post_training_modes(trained, data, fp32_bytes, tmp_path, quant, m
 
 
 def test_qat_model_exports_full_integer(trained, data, tmp_path):
-    from mobilekit.qat import quantize_aware
+    from mobilekit.train.qat import quantize_aware
 
     qat = quantize_aware(trained)
     qat.compile(keras.optimizers.Adam(1e-4), "sparse_categorical_crossentropy")
@@ -118,13 +119,13 @@ def test_impossible_mode_and_io_pairs_are_usage_errors(quant, io):
 def test_full_matrix_every_builder_every_mode(builder, quant, data, tmp_path):
     """Fresh weights (numerics only; batch-norm statistics from data, as `mobilekit export
     BUILDER` does) for every builder and mode; the bundle validates."""
-    from mobilekit.qat import quantize_aware
+    from mobilekit.train.qat import quantize_aware
 
     calibration, (images, _) = data
-    model = calibrate_batch_norm(build_model(builder, **CONFIG), calibration)
+    model = calibrate_batch_norm(build_model(BuilderConfig(builder, **CONFIG)), calibration)
     model = quantize_aware(model) if quant == "qat-int8" else model
     manifest = export_bundle(model, tmp_path / "b", quant=quant, name=f"{builder}-{quant}",
-                             labels=EMBEDDED_LABELS, builder=builder_config(builder, **CONFIG),
+                             labels=EMBEDDED_LABELS, builder=BuilderConfig(builder, **CONFIG),
                              trained=False, normalization=NORMALIZATION, calibration=calibration,
                              verification=(images, None))
     assert read_bundle(tmp_path / "b") == manifest

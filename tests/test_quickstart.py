@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mobilekit.quickstart import run_quickstart
+from mobilekit.studies.quickstart import run_quickstart
 
 
 @pytest.fixture(scope="module")

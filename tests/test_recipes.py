@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mobilekit import recipe_args as ra
+from mobilekit.cli import recipes as ra
 from mobilekit.runtime.inspect import describe
 from test_data import write_image_folder
 
@@ -84,7 +84,7 @@ def test_image_folder_recipe_end_to_end_on_real_files(tmp_path):
     assert run["builder"]["classes"] == 3
     assert (run_dir / "labels.txt").read_text().split() == ["circle", "square", "star"]
     bundles = list(export.iterdir())
-    assert [b.name for b in bundles] == ["mobilenet_v2-separable-fp32-a0.35-r32"]
+    assert [b.name for b in bundles] == ["mobilenet_v2-separable-fp32-a0.35-r32-c3"]
     manifest = json.loads((bundles[0] / "manifest.json").read_text())
     assert manifest["trained"] is True and manifest["verification"]["passed"]
 
@@ -122,7 +122,7 @@ def test_recipe_end_to_end_on_embedded_data(tmp_path, name):
     exported = {p.name for p in (tmp_path / "export").iterdir()}
     if name == "qat":
         assert code == 0
-        assert "mobilenet_v2-separable-qat-int8-a0.35-r32" in exported
+        assert "mobilenet_v2-separable-qat-int8-a0.35-r32-c8" in exported
         assert json.loads((tmp_path / "run" / "qat" / "run.json").read_text())["qat"] is True
     else:
         assert code == 0 and exported
@@ -170,4 +170,4 @@ def test_multi_worker_training_on_two_local_workers(tmp_path):
     assert run["training"]["strategy"] in ("MultiWorkerMirroredStrategy",
                                            "CollectiveAllReduceStrategy")
     assert [p.name for p in (tmp_path / "export").iterdir()] == \
-        ["mobilenet_v2-separable-fp32-a0.35-r32"]
+        ["mobilenet_v2-separable-fp32-a0.35-r32-c8"]

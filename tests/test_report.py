@@ -1,6 +1,6 @@
 """The comparison table: ratios against the standard variant of the same group."""
 
-from mobilekit import report
+from mobilekit.studies import report
 
 
 def _manifest(name, kind, quant, macs):

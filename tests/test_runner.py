@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mobilekit.runtime import runner
-from tflite_fixtures import RES, tflite_models  # noqa: F401 - fixture
+from tflite_fixtures import RES
 
 FAST = {"runs": 5, "warmup": 1, "min_secs": 0.0}
 TIMING_FIELDS = ("init_ms", "first_ms", "median_ms", "mean_ms", "std_ms", "min_ms", "max_ms",

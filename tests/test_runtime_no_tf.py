@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from tflite_fixtures import no_tf_env, tflite_models  # noqa: F401 - fixture
+from tflite_fixtures import no_tf_env
 
 
 def _run(args, env):

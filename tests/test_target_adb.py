@@ -12,12 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from tflite_fixtures import tflite_models  # noqa: F401 (fixture)
 
 from mobilekit.errors import UsageError
-from mobilekit.targets import resolve_target
-from mobilekit.targets.adb import NO_SAMPLES, AdbTarget
-from mobilekit.targets.local import LocalTarget
+from mobilekit.bench.targets import resolve_target
+from mobilekit.bench.targets.adb import NO_SAMPLES, AdbTarget
+from mobilekit.bench.targets.local import LocalTarget
 
 FAST = ["--threads", "2", "--runs", "7", "--warmup", "2", "--min-secs", "0.5"]
 SERIAL = "R58M12ABCDE"

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tflite_fixtures import tflite_models  # noqa: F401 (fixture)
 
+from mobilekit.nets.config import BuilderConfig
 from mobilekit.errors import UsageError
-from mobilekit.targets import resolve_target
-from mobilekit.targets.local import LocalTarget
-from mobilekit.targets.qemu import DEFAULT_CPU, EMULATED_WARNING, QemuTarget
+from mobilekit.bench.targets import resolve_target
+from mobilekit.bench.targets.local import LocalTarget
+from mobilekit.bench.targets.qemu import DEFAULT_CPU, EMULATED_WARNING, QemuTarget
 
 FAST = ["--runs", "3", "--warmup", "1", "--min-secs", "0"]
 ARM_ROOT = Path(os.environ.get("MOBILEKIT_ARM_ROOT", "/var/cache/mobilekit/arm64-root"))
@@ -229,11 +229,11 @@ def test_arm64_runs_a_sparse_pruned_bundle_like_x86(arm_target, tmp_path):
     are built for ARM) computes on emulated ARM64 what the dense export computes on x86."""
     from mobilekit.data import NORMALIZATION
     from mobilekit.deploy.export import export_bundle
-    from mobilekit.models import build_model
-    from mobilekit.prune import measured_sparsity, zero_smallest_pointwise
+    from mobilekit.nets.models import build_model
+    from mobilekit.train.prune import measured_sparsity, zero_smallest_pointwise
 
-    model = zero_smallest_pointwise(build_model("mobilenet_v2", alpha=0.35, resolution=64,
-                                                classes=4, padding="symmetric"), 0.75)
+    model = zero_smallest_pointwise(build_model(BuilderConfig("mobilenet_v2", alpha=0.35, resolution=64,
+                                                classes=4, padding="symmetric")), 0.75)
     sparsity = measured_sparsity(model)
     assert sparsity == pytest.approx(0.75, abs=0.01)
     paths = {}

@@ -13,12 +13,11 @@ import sys
 
 import pytest
 from conftest import SSH_ALIAS
-from tflite_fixtures import tflite_models  # noqa: F401 (fixture)
 
 from mobilekit.errors import UsageError
-from mobilekit.targets import resolve_target
-from mobilekit.targets.local import LocalTarget
-from mobilekit.targets.ssh import SshTarget
+from mobilekit.bench.targets import resolve_target
+from mobilekit.bench.targets.local import LocalTarget
+from mobilekit.bench.targets.ssh import SshTarget
 
 FAST = ["--runs", "3", "--warmup", "1", "--min-secs", "0"]
 

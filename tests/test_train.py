@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mobilekit.nets.config import BuilderConfig
 from mobilekit.data import EMBEDDED_LABELS, embedded_arrays
 from mobilekit.errors import UsageError
 from mobilekit.keras import keras, layers, tf
-from mobilekit.train import WarmupCosine, default_schedule, train
+from mobilekit.train.loop import WarmupCosine, default_schedule, train
 
 RES = 16
 
@@ -45,7 +46,8 @@ def _train(run_dir, data, **kwargs):
 
 
 def test_train_writes_contract_run_directory(tmp_path, data):
-    run = _train(tmp_path / "run", data, dataset_info={"name": "embedded"})
+    model = tiny_model()
+    run = _train(tmp_path / "run", data, model=model, dataset_info={"name": "embedded"})
     run_dir = tmp_path / "run"
     for name in ("model.keras", "labels.txt", "run.json", "history.json", "history.png"):
         assert (run_dir / name).is_file(), name
@@ -61,8 +63,10 @@ def test_train_writes_contract_run_directory(tmp_path, data):
     history = json.loads((run_dir / "history.json").read_text())
     assert len(history["loss"]) == len(history["val_accuracy"]) == 3
     loaded = keras.models.load_model(run_dir / "model.keras")
-    x = np.zeros((1, RES, RES, 3), np.float32)
-    np.testing.assert_allclose(loaded(x), keras.models.load_model(run_dir / "model.keras")(x))
+    x = np.random.default_rng(0).uniform(-1, 1, (4, RES, RES, 3)).astype(np.float32)
+    # the saved model is the trained one: same outputs, and not those of a fresh model
+    np.testing.assert_allclose(loaded(x), model(x, training=False), atol=1e-6)
+    assert not np.allclose(loaded(x), tiny_model()(x, training=False), atol=1e-3)
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == \
         ["epoch-0002", "epoch-0003", "state.json"]
 
@@ -82,8 +86,8 @@ def test_warmup_then_cosine():
 
 
 def test_default_schedule_per_builder_and_overrides():
-    assert default_schedule({"name": "mobilenet_v3_small"})["learning_rate"] < \
-        default_schedule({"name": "mobilenet_v2"})["learning_rate"]
+    assert default_schedule(BuilderConfig("mobilenet_v3_small"))["learning_rate"] < \
+        default_schedule(BuilderConfig("mobilenet_v2"))["learning_rate"]
     assert default_schedule(None, label_smoothing=0.0)["label_smoothing"] == 0.0
     with pytest.raises(TypeError):
         default_schedule(None, learning_rat=1.0)
@@ -163,7 +167,7 @@ _KILL_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from test_train import tiny_model, RES
     from mobilekit.data import EMBEDDED_LABELS, embedded_arrays
-    from mobilekit.train import train
+    from mobilekit.train.loop import train
 
     class Slow(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -213,8 +217,8 @@ _MIRRORED_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from test_train import tiny_model, RES
     from mobilekit.data import EMBEDDED_LABELS, embedded_arrays
-    from mobilekit.recipe_args import make_strategy, scope
-    from mobilekit.train import train
+    from mobilekit.train.strategy import make_strategy, scope
+    from mobilekit.train.loop import train
 
     strategy = make_strategy("mirrored")
     with scope(strategy):
@@ -238,27 +242,27 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
 
 
 def test_keras_applications_weights_load_by_name(tmp_path):
-    from mobilekit.models import build_model
-    from mobilekit.train import load_pretrained
+    from mobilekit.nets.models import build_model
+    from mobilekit.train.loop import load_pretrained
 
     app = keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35, weights=None,
                                          include_top=False)
     app.save_weights(tmp_path / "app.h5")
-    model = build_model("mobilenet_v2", alpha=0.35, resolution=32, include_top=False)
+    model = build_model(BuilderConfig("mobilenet_v2", alpha=0.35, resolution=32, include_top=False))
     assert load_pretrained(model, tmp_path / "app.h5") > 50
     x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
     np.testing.assert_array_equal(model(x), app(x))
-    with_head = build_model("mobilenet_v2", alpha=0.35, resolution=32, classes=8)
+    with_head = build_model(BuilderConfig("mobilenet_v2", alpha=0.35, resolution=32, classes=8))
     load_pretrained(with_head, tmp_path / "app.h5")  # the 8-class head keeps fresh weights
     with pytest.raises(UsageError, match="weights"):
         load_pretrained(with_head, tmp_path / "missing.h5")
 
 
 def test_pruning_reaches_target_sparsity_on_1x1_convs():
-    from mobilekit.models import build_model
-    from mobilekit.prune import measured_sparsity, prune_for_xnnpack, pruning_callbacks, strip
+    from mobilekit.nets.models import build_model
+    from mobilekit.train.prune import measured_sparsity, prune_for_xnnpack, pruning_callbacks, strip
 
-    model = build_model("mobilenet_v2", alpha=0.35, resolution=32, classes=4)
+    model = build_model(BuilderConfig("mobilenet_v2", alpha=0.35, resolution=32, classes=4))
     x = np.random.default_rng(0).uniform(-1, 1, (32, 32, 32, 3)).astype(np.float32)
     pruned, how = prune_for_xnnpack(model, sparsity=0.75)
     assert how == "1x1"  # "same" padding at stride 2: PruneForLatencyOnXNNPack refuses the stem
@@ -270,6 +274,6 @@ def test_pruning_reaches_target_sparsity_on_1x1_convs():
     assert measured_sparsity(strip(pruned)) == pytest.approx(0.75, abs=0.01)
     with pytest.raises(UsageError, match="2/3"):
         prune_for_xnnpack(model, sparsity=0.5)
-    symmetric = build_model("mobilenet_v2", alpha=0.35, resolution=32, classes=4,
-                            padding="symmetric")
+    symmetric = build_model(BuilderConfig("mobilenet_v2", alpha=0.35, resolution=32, classes=4,
+                            padding="symmetric"))
     assert prune_for_xnnpack(symmetric, sparsity=0.75)[1] == "policy"

@@ -1,8 +1,7 @@
 """Tiny .tflite files for the runtime, inspect and bench tests, made once per test session.
 
-Import the ``tflite_models`` fixture into a test module (``from tflite_fixtures import
-tflite_models``); the files are cached in the session's base temp dir, so every module that uses
-them shares one conversion.
+The ``tflite_models`` fixture reaches every test module through conftest.py; the files are
+cached in the session's base temp dir, so every module that uses them shares one conversion.
 """
 
 from __future__ import annotations
@@ -27,20 +26,27 @@ MODELS = {
 }
 
 
-def _convert(model, *, int8: bool = False, custom_ops: bool = False) -> bytes:
+def to_tflite(model, *, int8: bool = False, calibrate: bool = True,
+              custom_ops: bool = False) -> bytes:
+    """A Keras model converted with plain TFLite settings (the tests' one converter): float, or
+    fully int8 with int8 io, calibrated on random inputs in [-1, 1] unless ``calibrate`` is off
+    (a QAT model carries its own ranges)."""
     from mobilekit.keras import tf
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.allow_custom_ops = custom_ops
     if int8:
+        shape = (1, *model.input_shape[1:])
+
         def calibration():
             rng = np.random.default_rng(0)
             for _ in range(8):
-                yield [rng.uniform(-1, 1, (1, RES, RES, 3)).astype(np.float32)]
+                yield [rng.uniform(-1, 1, shape).astype(np.float32)]
 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = calibration
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if calibrate:
+            converter.representative_dataset = calibration
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     return converter.convert()
@@ -66,22 +72,22 @@ def _make_all(folder: Path) -> None:
     from mobilekit.keras import keras, layers, tf
 
     graph = mac_graph()
-    (folder / "f32.tflite").write_bytes(_convert(graph))
-    (folder / "int8.tflite").write_bytes(_convert(graph, int8=True))
+    (folder / "f32.tflite").write_bytes(to_tflite(graph))
+    (folder / "int8.tflite").write_bytes(to_tflite(graph, int8=True))
 
     inp = layers.Input((8, 8, 3))
     x = layers.Conv2D(4, 3, padding="same")(inp)
     x = layers.Lambda(lambda t: tf.math.cumsum(t, axis=1))(x)
-    (folder / "split.tflite").write_bytes(_convert(keras.Model(inp, layers.Conv2D(4, 1)(x))))
+    (folder / "split.tflite").write_bytes(to_tflite(keras.Model(inp, layers.Conv2D(4, 1)(x))))
 
     inp = layers.Input((8, 8, 3))
     x = layers.Conv2D(4, 3, padding="same")(inp)
     x = layers.Lambda(lambda t: tf.math.igamma(tf.abs(t) + 1.0, tf.abs(t) + 1.0))(x)
-    (folder / "custom.tflite").write_bytes(_convert(keras.Model(inp, x), custom_ops=True))
+    (folder / "custom.tflite").write_bytes(to_tflite(keras.Model(inp, x), custom_ops=True))
 
     a, b = layers.Input((4,)), layers.Input((3,), dtype="int32")
     x = layers.Concatenate()([a, layers.Lambda(lambda t: tf.cast(t, tf.float32))(b)])
-    (folder / "two_inputs.tflite").write_bytes(_convert(keras.Model([a, b], layers.Dense(2)(x))))
+    (folder / "two_inputs.tflite").write_bytes(to_tflite(keras.Model([a, b], layers.Dense(2)(x))))
 
     data = bytearray((folder / "f32.tflite").read_bytes())
     noise = random.Random(0)

@@ -19,6 +19,10 @@ from mobilekit.fsutil import atomic_write_text
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.tflite"
 LABELS_FILE = "labels.txt"
+#: ``--quant`` modes (the manifest's ``quantization``) and ``--io`` types: the vocabulary of the
+#: command line and of the converter (mobilekit.deploy.quantize) alike.
+QUANT_MODES = ("fp32", "fp16", "dynamic", "int8", "int16x8", "qat-int8")
+IO_TYPES = ("float", "int8", "uint8")
 SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
 
 
@@ -32,29 +36,22 @@ def validate_manifest(manifest: dict) -> None:
     jsonschema.validate(manifest, schema())
 
 
-def bundle_name(builder_config: dict | None, quant: str, *, model_name: str | None = None,
-                io: str = "float") -> str:
-    """``<builder>-<kind>-<quant>`` plus ``-a<alpha>``/``-r<resolution>`` when not the defaults,
-    and ``-<io>io`` for integer input/output (so an int8 bundle with int8 io does not take the
-    float-io one's name).
-
-    A foreign or run-directory model (no builder config) uses ``model_name`` instead.
+def bundle_name(builder, quant: str, *, model_name: str | None = None, io: str = "float",
+                sparse: bool = False) -> str:
+    """The contract's bundle name: ``<builder>-<kind>-<quant>``, a ``-<knob><value>`` part for
+    every builder knob off its default (``BuilderConfig.name_parts``), ``-int8io``/``-uint8io``
+    for integer io and ``-sparse`` for a pruned model, so two different bundles never share a
+    name. A foreign or run-directory model (``builder`` None) uses ``model_name`` in place of
+    ``<builder>-<kind>``.
     """
-    io_suffix = "" if io == "float" else f"-{io}io"
-    if builder_config is None:
+    if builder is None:
         if not model_name:
             raise ValueError("bundle_name needs a builder config or a model name")
-        return f"{model_name}-{quant}{io_suffix}"
-    from mobilekit.models import default_resolution  # TensorFlow-side; only the exporter names bundles
-
-    name = builder_config["name"]
-    parts = [name, builder_config["kind"], quant]
-    if builder_config.get("alpha", 1.0) != 1.0:
-        parts.append(f"a{builder_config['alpha']:g}")
-    resolution = builder_config.get("resolution")
-    if resolution is not None and resolution != default_resolution(name):
-        parts.append(f"r{resolution}")
-    return "-".join(parts) + io_suffix
+        stem, knobs = model_name, []
+    else:
+        stem, knobs = builder.name_parts()
+    parts = [stem, quant, *knobs] + ([] if io == "float" else [f"{io}io"])
+    return "-".join(parts + (["sparse"] if sparse else []))
 
 
 def io_spec(detail: dict) -> dict:

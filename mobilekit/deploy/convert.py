@@ -11,7 +11,7 @@ import numpy as np
 from mobilekit.deploy import quantize
 from mobilekit.errors import UsageError
 from mobilekit.keras import keras, layers, tf
-from mobilekit.layers import HardSigmoid, ShiftedReLU6
+from mobilekit.nets.layers import HardSigmoid, ShiftedReLU6
 
 
 def input_shape(model: keras.Model) -> tuple[int, int, int]:
@@ -45,7 +45,7 @@ def fused_hard_swish(model: keras.Model) -> keras.Model:
     """``model`` with each hard-swish rewritten as x * (ReLU6(x + 3) / 6), same weights.
 
     mobilekit writes hard-swish as (x / 6) * ReLU6(x + 3) so that int8 graphs stay inside
-    XNNPACK, whose integer kernels have no HARD_SWISH (mobilekit.layers). Float kernels do have
+    XNNPACK, whose integer kernels have no HARD_SWISH (mobilekit.nets.layers). Float kernels do have
     it, and the converter fuses this order into one HARD_SWISH op instead of MUL, ADD, MUL:
     in float modes that is 10-20 % of a MobileNetV3's latency. Returns ``model`` itself when it
     has no hard-swish.

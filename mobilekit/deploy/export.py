@@ -7,9 +7,6 @@ XNNPACK leaves out, and only then move the bundle into place in one rename.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
@@ -18,7 +15,6 @@ import numpy as np
 
 import mobilekit
 from mobilekit.deploy import quantize
-from mobilekit.cli import builder_kwargs
 from mobilekit.data import EMBEDDED_LABELS, NORMALIZATION, embedded_arrays, normalize
 from mobilekit.deploy.bundle import LABELS_FILE, MODEL_FILE, bundle_name, io_spec, sha256, write_files
 from mobilekit.deploy.convert import convert, input_shape, logits_model
@@ -26,13 +22,14 @@ from mobilekit.deploy.verify import semantics, verify
 from mobilekit.errors import PartialFailure, UsageError
 from mobilekit.fsutil import atomic_write_bytes, staged_dir
 from mobilekit.keras import keras, tf
+from mobilekit.nets.config import BuilderConfig
 from mobilekit.runtime.graph import delegation, one_line, op_costs
 
 DEFAULT_SAMPLES = 256
 
 
 def export_bundle(model: keras.Model, out_dir: str | Path, *, quant: str, io: str = "float",
-                  name: str, labels: list[str], builder: dict | None = None, trained: bool,
+                  name: str, labels: list[str], builder: BuilderConfig | None = None, trained: bool,
                   normalization: dict, calibration: np.ndarray | None = None,
                   verification: tuple[np.ndarray, np.ndarray | None] | None = None,
                   replace: bool = False, min_agreement: float = 0.98, max_rel_diff: float = 1e-4,
@@ -46,6 +43,7 @@ def export_bundle(model: keras.Model, out_dir: str | Path, *, quant: str, io: st
     PartialFailure when a verification gate fails (then no bundle is written).
     """
     out_dir = Path(out_dir)
+    stages = _layer_stages(model, builder)
     model = logits_model(model)
     quantize.check_io(quant, io)
     shape = input_shape(model)
@@ -74,10 +72,12 @@ def export_bundle(model: keras.Model, out_dir: str | Path, *, quant: str, io: st
         manifest = {
             "schema_version": 1, "name": name,
             "model_file": MODEL_FILE, "model_sha256": sha256(path), "model_bytes": len(model_bytes),
-            "labels_file": LABELS_FILE, "builder": builder, "trained": trained,
+            "labels_file": LABELS_FILE, "builder": builder.to_json() if builder else None,
+            "trained": trained,
             "quantization": quant, "sparsity": sparsity,
             "params": int(model.count_params()), "macs": sum(op["macs"] for op in op_costs(path)),
             **_io(path, model, images, normalization, crop),
+            "layer_stages": stages,
             "verification": check,
             "delegation": delegation(path),
             "created_by": {"mobilekit": mobilekit.__version__, "tensorflow": tf.__version__,
@@ -107,6 +107,15 @@ def _io(path: Path, model: keras.Model, images: np.ndarray, normalization: dict,
     return {"input": inp, "output": out}
 
 
+def _layer_stages(model: keras.Model, builder: BuilderConfig | None) -> dict[str, int] | None:
+    """{Keras layer: stage} of a builder model (a trained one's from a fresh build of its config)."""
+    from mobilekit.nets.models import build_model, layer_stages
+
+    if builder is None:
+        return None
+    return layer_stages(model) or layer_stages(build_model(builder))
+
+
 def _gate_text(check: dict) -> str:
     gates = check["gates"]
     if gates["max_rel_diff"] is not None:
@@ -124,72 +133,67 @@ def _check_images(what: str, images: np.ndarray, shape: tuple[int, int, int]) ->
         raise UsageError(f"{what} images have shape {tuple(images.shape)}, the model takes [N, {', '.join(map(str, shape))}]")
 
 
-def export_command(args: argparse.Namespace) -> int:
-    if args.samples < 1:
-        raise UsageError(f"--samples {args.samples}: must be at least 1")
-    from mobilekit.models import calibrate_batch_norm
-    from mobilekit.qat import quantize_aware
-
-    source = _load_source(args)
-    model, quant = source["model"], args.quant
-    resolution = input_shape(model)[0]
+def export(model: str | BuilderConfig, *, quant: str, io: str = "float", out: str | Path | None = None,
+           force: bool = False, trust_model: bool = False, samples: int = DEFAULT_SAMPLES,
+           min_agreement: float = 0.98, max_rel_diff: float = 1e-4) -> dict:
+    """``mobilekit export``: one bundle of a builder configuration (fresh weights with batch-norm
+    statistics from data) or of a run directory / model file. Returns the contract's
+    ``{"bundle": path, "manifest": {...}}``."""
+    if samples < 1:
+        raise UsageError(f"--samples {samples}: must be at least 1")
+    quantize.check_io(quant, io)
+    source = load_source(model, quant=quant, trust=trust_model)
+    keras_model = source["model"]
+    resolution = input_shape(keras_model)[0]
     calibration = normalize(embedded_arrays("train", resolution=resolution,
                                             count=quantize.MAX_CALIBRATION_SAMPLES)[0])
     if not source["trained"]:  # a builder's fresh weights: make its int8 graph a trained one's
-        calibrate_batch_norm(model, calibration)
+        from mobilekit.nets.models import calibrate_batch_norm
+        from mobilekit.train.qat import quantize_aware
+
+        calibrate_batch_norm(keras_model, calibration)
         if quant == "qat-int8":
-            model = quantize_aware(model)
-    images, truth = embedded_arrays("val", resolution=resolution, count=args.samples)
-    classes = int(np.prod(model.outputs[0].shape[1:]))
-    if source["run_name"]:  # a run directory or model file is named after itself
-        name = bundle_name(None, quant, model_name=source["run_name"], io=args.io)
-    else:
-        name = bundle_name(source["builder"], quant, io=args.io)
-    out = Path(args.out) if args.out else Path("export") / name
+            keras_model = quantize_aware(keras_model)
+    images, truth = embedded_arrays("val", resolution=resolution, count=samples)
+    classes = int(np.prod(keras_model.outputs[0].shape[1:]))
+    name = bundle_name(source["builder"], quant, model_name=source["run_name"], io=io)
+    out = Path(out) if out else Path("export") / name
     manifest = export_bundle(
-        model, out, quant=quant, io=args.io, name=name, labels=source["labels"],
-        builder=source["builder"], trained=source["trained"], normalization=source["normalization"],
-        crop=source["crop"], calibration=calibration,
+        keras_model, out, quant=quant, io=io, name=name, labels=source["labels"],
+        builder=source["builder"], trained=source["trained"],
+        normalization=source["normalization"], crop=source["crop"], calibration=calibration,
         verification=(normalize(images), truth if classes == len(EMBEDDED_LABELS) else None),
-        replace=args.force, min_agreement=args.min_agreement, max_rel_diff=args.max_rel_diff)
-    _print_summary(out, manifest)
-    if args.json:
-        print(json.dumps({"bundle": str(out), "manifest": manifest}))
-    return 0
+        replace=force, min_agreement=min_agreement, max_rel_diff=max_rel_diff)
+    return {"bundle": str(out), "manifest": manifest}
 
 
-def _load_source(args: argparse.Namespace) -> dict:
-    """The model named on the command line and what the bundle must say about it."""
-    from mobilekit.models import BUILDERS, build_model, builder_config, load_keras
+def load_source(model: str | BuilderConfig, *, quant: str, trust: bool = False) -> dict:
+    """The model to export and what its bundle must say about it."""
+    from mobilekit.train import run_dir
 
-    kwargs = builder_kwargs(args)
-    if args.model in BUILDERS:
-        model = build_model(args.model, **kwargs)
-        classes = int(np.prod(model.outputs[0].shape[1:]))
-        return {"model": model, "builder": builder_config(args.model, **kwargs), "trained": False,
-                "labels": _default_labels(classes), "normalization": NORMALIZATION, "crop": "none",
-                "run_name": None}
-    path = Path(args.model)
+    if isinstance(model, BuilderConfig):
+        from mobilekit.nets.models import build_model
+
+        return {"model": build_model(model), "builder": model, "trained": False,
+                "labels": _default_labels(model.classes), "normalization": NORMALIZATION,
+                "crop": "none", "run_name": None}
+    path = Path(model)
     if not path.exists():
-        raise UsageError(f"{args.model}: not a builder name ({', '.join(BUILDERS)}), run directory or model file")
-    if kwargs:
-        raise UsageError(f"--{next(iter(kwargs)).replace('_', '-')}: builder flags only apply to a builder name")
-    model = load_keras(path, trust=args.trust_model)
-    run_dir = path if path.is_dir() else path.parent
-    run = json.loads((run_dir / "run.json").read_text("utf-8")) if (run_dir / "run.json").is_file() else {}
-    labels_file = run_dir / "labels.txt"
-    classes = int(np.prod(model.outputs[0].shape[1:]))
-    labels = labels_file.read_text("utf-8").splitlines() if labels_file.is_file() else _default_labels(classes)
-    qat = bool(run.get("qat")) or _is_qat(model)
-    if qat != (args.quant == "qat-int8"):
-        raise UsageError(f"--quant {args.quant}: {args.model} " + (
+        raise UsageError(f"{model}: not a builder name, run directory or model file")
+    keras_model = run_dir.load_keras(path, trust=trust)
+    run = run_dir.read_run(path) or {}
+    classes = int(np.prod(keras_model.outputs[0].shape[1:]))
+    qat = bool(run.get("qat")) or _is_qat(keras_model)
+    if qat != (quant == "qat-int8"):
+        raise UsageError(f"--quant {quant}: {model} " + (
             "was trained with QAT; export it with --quant qat-int8" if qat else
             "is not a QAT model; qat-int8 needs one (recipes/qat.py)"))
     model_input = run.get("input", {})
-    stem = run_dir.resolve().name if run else path.stem
-    return {"model": model, "builder": run.get("builder"), "trained": True, "labels": labels,
+    return {"model": keras_model, "builder": run_dir.run_builder(run), "trained": True,
+            "labels": run_dir.read_labels(path) or _default_labels(classes),
             "normalization": model_input.get("normalization", NORMALIZATION),
-            "crop": model_input.get("crop", "none"), "run_name": stem}
+            "crop": model_input.get("crop", "none"),
+            "run_name": run_dir.run_dir_of(path).resolve().name if run else path.stem}
 
 
 def _default_labels(classes: int) -> list[str]:
@@ -200,7 +204,8 @@ def _is_qat(model: keras.Model) -> bool:
     return any(type(layer).__name__.startswith("Quantize") for layer in model.layers)
 
 
-def _print_summary(out: Path, manifest: dict) -> None:
+def format_export(out: str | Path, manifest: dict) -> str:
+    """The human lines of one written bundle."""
     check, audit = manifest["verification"], manifest["delegation"]
     lines = [f"{manifest['name']}: {out} ({manifest['model_bytes'] / 1e6:.2f} MB, "
              f"input {manifest['input']['dtype']} {manifest['input']['shape']})",
@@ -212,4 +217,4 @@ def _print_summary(out: Path, manifest: dict) -> None:
              f"  XNNPACK: {audit['xnnpack_partitions']} partition(s), "
              + ("all ops delegated" if audit["xnnpack_fully_delegated"]
                 else f"ops outside XNNPACK: {', '.join(audit['ops_outside_xnnpack'])}")]
-    print("\n".join(lines), file=sys.stderr)
+    return "\n".join(lines)

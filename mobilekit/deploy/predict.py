@@ -6,9 +6,6 @@ contract (CONTRACTS.md "Bundle") is tested here rather than described.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +104,7 @@ class Classifier:
         return dequantize_output(self.interpreter.get_tensor(self._out), out["quantization"])[0]
 
     def top(self, path: str | Path, k: int) -> list[dict]:
+        """The ``k`` best classes of one image: [{"index", "label", "score"}]."""
         row = self.scores(path)
         order = np.argsort(-row, kind="stable")[:k]
         label = lambda i: self.labels[i] if i < len(self.labels) else str(i)  # noqa: E731
@@ -119,17 +117,15 @@ def classify(bundle_dir: str, images: list[str], top: int) -> list[dict]:
     return [{"image": image, "top": classifier.top(image, top)} for image in images]
 
 
-def predict_command(args: argparse.Namespace) -> int:
-    if args.top < 1:
-        raise UsageError(f"--top {args.top}: must be at least 1")
-    manifest = read_bundle(args.bundle)
-    model = graph.check_tflite(Path(args.bundle) / manifest["model_file"])
-    images = [str(p) for p in image_paths(args.images)]
-    results = isolate.call("mobilekit.deploy.predict:classify", args.bundle, images, args.top, what=model)
-    for result in results:
-        best = ", ".join(f"{t['label']} {t['score']:.3f}" for t in result["top"])
-        print(f"{result['image']}: {best}", file=sys.stderr)
-    if args.json:
-        print(json.dumps({"bundle": str(args.bundle), "semantics": manifest["output"]["semantics"],
-                          "results": results}))
-    return 0
+def predict(bundle: str | Path, images: list[str], *, top: int = 5) -> dict:
+    """``mobilekit predict``: the contract's ``{"bundle", "semantics", "results"}``.
+
+    The bundle and its model are checked here; the model runs in a child process (see
+    isolate), so an untrusted one cannot crash the caller."""
+    if top < 1:
+        raise UsageError(f"--top {top}: must be at least 1")
+    manifest = read_bundle(bundle)
+    model = graph.check_tflite(Path(bundle) / manifest["model_file"])
+    paths = [str(p) for p in image_paths(images)]
+    results = isolate.call("mobilekit.deploy.predict:classify", str(bundle), paths, top, what=model)
+    return {"bundle": str(bundle), "semantics": manifest["output"]["semantics"], "results": results}

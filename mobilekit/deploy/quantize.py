@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from mobilekit.deploy.bundle import QUANT_MODES
 from mobilekit.errors import UsageError
 from mobilekit.keras import tf
 
-QUANT_MODES = ("fp32", "fp16", "dynamic", "int8", "int16x8", "qat-int8")
 CALIBRATED_MODES = ("int8", "int16x8", "qat-int8")
 INTEGER_IO_MODES = ("int8", "qat-int8", "int16x8")
 FLOAT_ACTIVATION_MODES = ("fp32", "fp16", "dynamic")  # activations stay float32 at run time

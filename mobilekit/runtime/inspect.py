@@ -5,10 +5,7 @@ TF-free, so it works on a device too: ``python -m mobilekit inspect model.tflite
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import sys
 
 from mobilekit.runtime import graph, isolate
 
@@ -65,11 +62,3 @@ def format_table(info: dict) -> str:
     if info.get("error"):
         lines.append(f"cannot run here: {info['error']}")
     return "\n".join(lines)
-
-
-def inspect_command(args: argparse.Namespace) -> int:
-    info = describe(args.file)
-    print(format_table(info), file=sys.stderr)
-    if args.json:
-        print(json.dumps(info, indent=2))
-    return 0
