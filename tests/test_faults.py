@@ -19,14 +19,14 @@ import pytest
 from conftest import running_sshd
 from tflite_fixtures import tflite_models  # noqa: F401 (fixture)
 
-import mobilekit.targets
-from mobilekit import bench
-from mobilekit.bench import append_line
+import mobilekit.bench.targets
+from mobilekit.bench import schedule
+from mobilekit.bench.schedule import append_line
+from mobilekit.bench.targets import TargetOptions, ssh
+from mobilekit.bench.targets.local import LocalTarget
 from mobilekit.deploy.bundle import read_bundle
 from mobilekit.errors import PartialFailure, UsageError
 from mobilekit.runtime import isolate, runner
-from mobilekit.targets import ssh
-from mobilekit.targets.local import LocalTarget
 
 DATA = Path(__file__).parent / "data"
 FAST = ["--runs", "2", "--warmup", "0", "--min-secs", "0"]
@@ -81,7 +81,7 @@ def test_hanging_model_is_stopped_at_the_time_limit(tflite_models, tmp_path, mon
 
 
 def test_runner_ignoring_its_alarm_is_stopped_by_the_caller(tflite_models, tmp_path, monkeypatch):
-    monkeypatch.setattr(mobilekit.targets, "GRACE_S", 2.0)
+    monkeypatch.setattr(mobilekit.bench.targets, "GRACE_S", 2.0)
     hang = _hang_model(tmp_path, monkeypatch, tflite_models["f32"],
                        f"import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n{HANG_IN_INVOKE}")
     [row] = LocalTarget().run([hang], [*FAST, "--time-limit", "1"])
@@ -268,7 +268,7 @@ def test_port_that_accepts_and_never_answers_is_one_line(tflite_models, quick_ss
         port = server.getsockname()[1]
         start = time.monotonic()
         with pytest.raises(UsageError, match=f"ssh host 127.0.0.1 .*:{port}.*cannot connect") as error:
-            bench.benchmark([tflite_models["f32"]], targets=[f"ssh://127.0.0.1:{port}"], runs=1, min_secs=0)
+            schedule.benchmark([tflite_models["f32"]], targets=[f"ssh://127.0.0.1:{port}"], runs=1, min_secs=0)
     assert "\n" not in str(error.value) and time.monotonic() - start < 30
 
 
@@ -285,11 +285,11 @@ def test_host_lost_mid_run_keeps_finished_rows(tflite_models, tmp_path, monkeypa
                 sig = signal.SIGKILL if fault == "drop" else signal.SIGSTOP
                 threading.Thread(target=_signal_when_running, args=(server.pid, sig), daemon=True).start()
 
-        options = type("Options", (), {"remote_python": sys.executable})()
+        options = TargetOptions(remote_python=sys.executable)
         start = time.monotonic()
         try:
             with pytest.raises(PartialFailure, match=r"ssh host 127.0.0.1 .*\(finished rows kept\)$") as error:
-                bench.benchmark([tflite_models["f32"], tflite_models["int8"]], targets=[server.url], rounds=3,
+                schedule.benchmark([tflite_models["f32"], tflite_models["int8"]], targets=[server.url], rounds=3,
                                 runs=2, warmup=0, min_secs=2.0, results=results, options=options, on_row=strike)
         finally:
             _signal_tree(server.pid, signal.SIGCONT)

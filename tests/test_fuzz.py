@@ -17,12 +17,13 @@ FOREIGN = {"mixer": DATA / "foreign_mixer.tflite", "loop": DATA / "foreign_loop.
 @pytest.fixture(scope="module")
 def own_export(tmp_path_factory):
     """A MobileNet bundle made by mobilekit's own exporter: int8 with int8 io, tiny."""
-    from mobilekit import models
     from mobilekit.data import NORMALIZATION
     from mobilekit.deploy.export import export_bundle
+    from mobilekit.nets.config import BuilderConfig
+    from mobilekit.nets.models import build_model
 
     out = tmp_path_factory.mktemp("fuzz") / "bundle"
-    model = models.build_model("mobilenet_v1", alpha=0.25, resolution=32, classes=4)
+    model = build_model(BuilderConfig("mobilenet_v1", alpha=0.25, resolution=32, classes=4))
     export_bundle(model, out, quant="int8", io="int8", name="v1", labels=list("abcd"), trained=False,
                   normalization=NORMALIZATION)
     return out / "model.tflite"

@@ -14,10 +14,10 @@ from test_target_ssh import options as ssh_options
 from test_target_ssh import ssh_config  # noqa: F401 (fixture)
 from tflite_fixtures import tflite_models  # noqa: F401 (fixture)
 
-from mobilekit import report
+from mobilekit.bench.targets import resolve_target
 from mobilekit.data.folders import scan_folder
 from mobilekit.errors import UsageError
-from mobilekit.targets import resolve_target
+from mobilekit.studies import report
 
 # each marker file appears only if some word of the name ran as shell code
 HOSTILE = "it's a \"model\" $(touch PWNED1) `touch PWNED2`; touch PWNED3 & | ü☃ 雪"
