@@ -6,6 +6,7 @@
 #
 # Usage: .ci/make_arm_root.sh ROOT   (idempotent: a finished ROOT is left alone; needs root,
 # debootstrap and a python3 with pip on PATH; about 400 MB and a few minutes).
+# MOBILEKIT_ARM_PACKAGES=a,b,... adds Debian packages (make_arm_board.sh adds a kernel and sshd).
 set -euo pipefail
 
 root=${1:?usage: make_arm_root.sh ROOT}
@@ -27,7 +28,7 @@ mkdir -p "$(dirname "$root")"
 
 echo "debootstrap (first stage) from $mirror into $work" >&2
 debootstrap --arch=arm64 --foreign --variant=minbase \
-    --include=python3,ca-certificates "$suite" "$work" "$mirror" >&2
+    --include="python3,ca-certificates${MOBILEKIT_ARM_PACKAGES:+,$MOBILEKIT_ARM_PACKAGES}" "$suite" "$work" "$mirror" >&2
 for deb in "$work"/var/cache/apt/archives/*.deb; do
     dpkg -x "$deb" "$work"
 done

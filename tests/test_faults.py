@@ -297,4 +297,4 @@ def test_host_lost_mid_run_keeps_finished_rows(tflite_models, tmp_path, monkeypa
     rows = _rows(results)
     assert [(r["round"], r["error"]) for r in rows[:2]] == [(1, None), (1, None)]
     lost = [r["error"] for r in rows if r["round"] == 2]
-    assert len(lost) == 2 and all("connection lost" in e for e in lost), "round 2 was cut: its rows say so"
+    assert len(lost) == 2 and all("ssh host 127.0.0.1 went away: " in e for e in lost), "round 2 was cut: its rows say so"

@@ -100,3 +100,14 @@ def test_a_bundle_whose_model_changed_is_refused(samples, tmp_path):
     (copy / "model.tflite").write_bytes((copy / "model.tflite").read_bytes()[:-1] + b"x")
     with pytest.raises(UsageError, match="model_sha256"):
         Classifier(copy)
+
+
+def test_preprocess_applies_exif_orientation_first(tmp_path):
+    """A photo stored on its side with EXIF orientation 6 is read upright, as browsers show it."""
+    upright = Image.fromarray(np.random.default_rng(0).integers(0, 256, (8, 12, 3), dtype=np.uint8))
+    upright.save(tmp_path / "upright.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    upright.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "sideways.png", exif=exif.tobytes())
+    spec = {**SPEC, "shape": [1, 8, 12, 3]}
+    assert np.array_equal(preprocess(tmp_path / "sideways.png", spec), preprocess(tmp_path / "upright.png", spec))

@@ -146,7 +146,7 @@ def aggregate(rows: list[dict]) -> dict:
            "first_ms": statistics.median(r["first_ms"] for r in ok),
            **stats.summarize(samples),
            "round_medians_ms": [r["median_ms"] for r in ok],
-           "peak_rss_mb": max(r["peak_rss_mb"] for r in ok),
+           "peak_rss_mb": max((r["peak_rss_mb"] for r in ok if r["peak_rss_mb"] is not None), default=None),
            "samples_ms": samples, "warnings": kept + stats.warnings_for(samples)}
     if len({r["output_sha256"] for r in ok}) > 1:
         row["warnings"].append("outputs differ between rounds (nondeterministic model or runtime)")
@@ -227,7 +227,8 @@ def benchmark(paths, *, targets=("local",), threads=(1,), kernels="xnnpack", run
                         measured = target.run([tflite for _, tflite, _ in order], args)
                         for (given, _, name), row in zip(order, measured):
                             row = {**row, "model": given, "name": name, "target": target.spec,
-                                   "emulated": target.emulated, "threads": t, "kernels": kernels,
+                                   "emulated": target.emulated or bool(row.get("emulated")),
+                                   "threads": t, "kernels": kernels,
                                    "round": k if rounds > 1 else None}
                             round_rows[(target.spec, given, t)].append(row)
                             sink.add(row if rounds > 1 else aggregate([row]))

@@ -88,6 +88,13 @@ def _predict(p):
     flags.add_json(p)
 
 
+def _web(p):
+    p.add_argument("--bundles", default="export", help="directory of bundles (default ./export)")
+    p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000; 0 picks a free one)")
+    p.add_argument("--demo-dir", default=None,
+                   help="the web_demo/ directory (default: the one beside the mobilekit package)")
+
+
 #: name -> (help, flags) ; the handler is ``mobilekit.cli.commands.<name>``
 COMMANDS: dict[str, tuple[str, Callable]] = {
     "quickstart": ("the whole pipeline on the embedded data, offline", _quickstart),
@@ -97,6 +104,7 @@ COMMANDS: dict[str, tuple[str, Callable]] = {
     "compare": ("build, export and benchmark conv kinds side by side", _compare),
     "inspect": ("inputs, outputs, ops and XNNPACK delegation of a .tflite", _inspect),
     "predict": ("classify images with a bundle", _predict),
+    "web": ("serve the browser demo (LiteRT.js) and the bundles in a directory", _web),
 }
 
 

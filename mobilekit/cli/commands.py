@@ -122,3 +122,9 @@ def predict(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     return 0
+
+
+def web(args: argparse.Namespace) -> int:
+    from mobilekit.web import serve
+
+    return serve(args.bundles, args.port, args.demo_dir)

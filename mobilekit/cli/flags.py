@@ -74,7 +74,7 @@ def add_target_flags(parser: argparse.ArgumentParser) -> None:
     """Where and how models run (bench, compare, profile)."""
     group = parser.add_argument_group("targets")
     group.add_argument("--target", action="append", default=None,
-                       help="local | ssh://[user@]host[:port] | qemu-aarch64[:CPU] | adb[:SERIAL] "
+                       help="local | ssh://[user@]host[:port] | qemu-aarch64[:CPU] | adb[:SERIAL] | browser "
                             "(repeatable; default local)")
     group.add_argument("--threads", type=thread_list, default=[1],
                        help="thread counts, comma separated (default 1)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mobilekit.deploy.bundle import read_bundle
 from mobilekit.errors import UsageError
@@ -40,11 +40,12 @@ def dequantize_output(y: np.ndarray, quantization: dict | None) -> np.ndarray:
 
 
 def preprocess(path: str | Path, input_spec: dict) -> np.ndarray:
-    """Decode RGB uint8 -> (center crop) -> bilinear resize to H x W -> (x - mean) / std, [1,H,W,3]."""
+    """Decode RGB uint8 (EXIF orientation applied) -> (center crop) -> bilinear resize to H x W
+    -> (x - mean) / std, [1,H,W,3]."""
     _, height, width, _ = input_spec["shape"]
     try:
         with Image.open(path) as image:
-            image = image.convert("RGB")
+            image = ImageOps.exif_transpose(image).convert("RGB")
     except (OSError, UnidentifiedImageError) as exc:
         raise UsageError(f"{path}: not a readable image ({exc.__class__.__name__})") from exc
     if input_spec["crop"] == "center":

@@ -38,6 +38,9 @@ from mobilekit.runtime import graph, isolate, stats
 
 KERNELS = ("xnnpack", "builtin")
 APIS = ("interpreter", "compiled")
+# Present only on emulated devices (the qemu board of .ci/make_arm_board.sh): its first line says
+# what emulates them. A real board never has it, so its rows stay latency.
+EMULATED_MARKER = Path("/etc/mobilekit-emulated")
 
 
 def runtime_version() -> str:
@@ -232,6 +235,15 @@ def measure(path: str | Path, *, threads: int = 1, kernels: str = "xnnpack", run
     }
 
 
+def emulation() -> str | None:
+    """What emulates this device (EMULATED_MARKER's first line), or None on real hardware."""
+    try:
+        text = EMULATED_MARKER.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    return text.splitlines()[0] if text else "emulated"
+
+
 def parse_shape(text: str | None) -> list[int] | None:
     """"1,224,224,3" -> [1, 224, 224, 3]."""
     if not text:
@@ -282,6 +294,7 @@ def _memory_hint(memory_mb: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     isolate.limit_memory(args.memory_limit)
+    emulated = emulation()
     failed = False
     for model in args.models:
         if args.time_limit > 0:  # SIGALRM's default action ends the process, even inside native code
@@ -298,6 +311,10 @@ def main(argv: list[str] | None = None) -> int:
             row = {"model": model, "error": graph.one_line(exc) + _memory_hint(args.memory_limit)}
             failed = True
         signal.setitimer(signal.ITIMER_REAL, 0)
+        if emulated:
+            row["emulated"] = True
+            if not row["error"]:
+                row["warnings"].append(f"emulated device ({emulated}): times are not latency")
         print(json.dumps(row), flush=True)
     return 1 if failed else 0
 

@@ -113,12 +113,25 @@ def _si(n: float) -> str:
     return str(n)
 
 
+def _target_label(row: dict) -> str:
+    """The target's name, marked when its times are emulated (not latency)."""
+    return f"{row['target']} (emulated)" if row.get("emulated") else row["target"]
+
+
+def _row_cell(key: str, row: dict) -> str:
+    """_cell, except for a failed row's latency and the target's label."""
+    if key == "median_ms" and row.get("error"):
+        return "error"
+    if key == "target":
+        return _target_label(row)
+    return _cell(key, row.get(key))
+
+
 def format_table(rows: list[dict]) -> str:
     """A Markdown table that also reads well on a terminal."""
     keys = [k for k, _ in COLUMNS if k != "analytic_saving" or any(r.get(k) for r in rows)]
     headers = [dict(COLUMNS)[k] for k in keys]
-    cells = [[_cell(k, r.get(k)) if not (r.get("error") and k == "median_ms") else "error"
-              for k in keys] for r in rows]
+    cells = [[_row_cell(k, r) for k in keys] for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
 
     def line(values):
@@ -142,7 +155,7 @@ def plot(rows: list[dict], out_dir: Path) -> list[Path]:
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for r in timed:
-        ax.scatter(r["macs"] / 1e6, r["median_ms"], label=f"{r['variant']} ({r['target']})")
+        ax.scatter(r["macs"] / 1e6, r["median_ms"], label=f"{r['variant']} ({_target_label(r)})")
         ax.annotate(r["variant"], (r["macs"] / 1e6, r["median_ms"]), fontsize=7,
                     xytext=(4, 4), textcoords="offset points")
     ax.set_xlabel("MMACs")
@@ -159,7 +172,7 @@ def plot(rows: list[dict], out_dir: Path) -> list[Path]:
               [r["ci95"][1] - r["median_ms"] for r in timed]]
     ax.bar(range(len(timed)), medians, yerr=errors, capsize=4, color="#4c72b0")
     ax.set_xticks(range(len(timed)))
-    ax.set_xticklabels([f"{r['variant']}\n{r['target']}" for r in timed], rotation=20,
+    ax.set_xticklabels([f"{r['variant']}\n{_target_label(r)}" for r in timed], rotation=20,
                        ha="right", fontsize=7)
     ax.set_ylabel("median latency (ms), 95 % CI")
     ax.set_title("Latency per variant")
@@ -181,8 +194,8 @@ def write_report(out_dir: Path, title: str, rows: list[dict], notes: list[str]) 
              "Latency is the median over all timed runs of interleaved rounds, with a "
              "distribution-free 95 % confidence interval.", ""]
     if emulated:
-        parts += ["Rows from an emulated target (qemu) are not latency: emulated times say nothing "
-                  "about a real device.", ""]
+        parts += ["Targets marked (emulated) ran under qemu: their times are not latency and say "
+                  "nothing about a real device.", ""]
     parts += [f"- {n}" for n in notes]
     parts += [""] + [f"![{p.stem}]({p.name})" for p in plots]
     path = out_dir / "report.md"

@@ -1,4 +1,4 @@
-"""Where ``mobilekit bench`` runs the device runner: this machine, an SSH host, qemu or a phone.
+"""Where ``mobilekit bench`` runs the device runner: this machine, an SSH host, qemu, a phone or a browser.
 
 A target takes local ``.tflite`` paths and the runner's flags (``python -m
 mobilekit.runtime.runner --help``) and returns one bench row per model, in order. Rows come from
@@ -24,6 +24,7 @@ _SCHEMES = (
     ("ssh://", "mobilekit.bench.targets.ssh:SshTarget"),
     ("qemu-aarch64", "mobilekit.bench.targets.qemu:QemuTarget"),
     ("adb", "mobilekit.bench.targets.adb:AdbTarget"),
+    ("browser", "mobilekit.bench.targets.browser:BrowserTarget"),
 )
 
 
@@ -69,7 +70,8 @@ def resolve_target(spec: str, options: TargetOptions | None = None) -> Target:
             cls = getattr(importlib.import_module(module_name), class_name)
             return cls(spec, options or TargetOptions())
     raise UsageError(
-        f"--target {spec!r}: expected local, ssh://[user@]host[:port], qemu-aarch64[:CPU] or adb[:SERIAL]")
+        f"--target {spec!r}: expected local, ssh://[user@]host[:port], qemu-aarch64[:CPU], adb[:SERIAL] "
+        f"or browser")
 
 
 def runtime_files() -> list[tuple[Path, str]]:

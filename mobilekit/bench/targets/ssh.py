@@ -6,9 +6,10 @@ known_hosts apply as they do in a terminal (``MOBILEKIT_SSH_CONFIG`` names anoth
 passed as ``-F``). ``BatchMode=yes``: it never prompts, an unknown host key or a missing key fails.
 Each run copies the runner and the models into a ``mktemp -d`` directory on the device, runs
 one runner per model there with every word shell-quoted, and removes the directory whatever
-happens. A host that refuses, drops or stops answering (keep-alives unanswered for a minute, or
-no runner result within its time limit plus ``GRACE_S``) ends the run with one line; the rows of
-the models already measured are kept.
+happens. A host that goes away mid-run (powered off, sshd stopped, network gone: ssh fails, or
+keep-alives go unanswered for a minute, or no runner result comes within its time limit plus
+``GRACE_S``) ends the run: the model in flight and the ones after it get an error row naming the
+host, finished rows stay.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from mobilekit.bench.targets.remote import (HostLost, last_line, run_each, runne
 
 BATCH_OPTIONS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=15",
                  "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4"]
+SSH_FAILED = 255  # ssh's own exit status: no connection or a lost one (the runner exits 0, 1 or 2)
 _CHECK_RUNTIME = "import numpy, ai_edge_litert.interpreter"
 
 
@@ -85,20 +87,24 @@ class SshTarget(Target):
                 return value.strip()
         return self.destination
 
-    def _ssh(self, command: str, timeout: float | None = GRACE_S,
-             failure: str = "connection lost") -> subprocess.CompletedProcess:
-        """``command`` on the host; raises HostLost ("ssh host ...: FAILURE: why") when ssh itself
-        fails (exit 255) or no answer comes within ``timeout`` seconds."""
+    def _ssh(self, command: str, timeout: float | None = GRACE_S) -> subprocess.CompletedProcess:
+        """``command`` on the host; raises HostLost (why, one line) when ssh itself fails or no
+        answer comes within ``timeout`` seconds."""
         try:
             proc = subprocess.run(["ssh", *self.options, "--", self.destination, command],
                                   capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout)
         except subprocess.TimeoutExpired:
-            why = f"no answer within {timeout:g} s"
-        else:
-            if proc.returncode != 255:
-                return proc
-            why = last_line(proc.stderr) if proc.stderr.strip() else "it stopped answering"
-        raise HostLost(f"ssh host {self.destination} ({self.spec}): {failure}: {why}")
+            raise HostLost(f"no answer within {timeout:g} s") from None
+        if proc.returncode == SSH_FAILED:
+            raise HostLost(last_line(proc.stderr) if proc.stderr.strip() else "it stopped answering")
+        return proc
+
+    def _run_model(self, directory: str, model: str, runner_args: list[str]) -> subprocess.CompletedProcess:
+        try:
+            return self._ssh(shell_command(directory, runner_command(self.python, model, runner_args)),
+                             wait_limit(runner_args))
+        except HostLost as exc:  # the rest of this run is not tried: each would cost a timeout
+            raise HostLost(f"ssh host {self.destination} went away: {exc}") from None
 
     def _remove(self, directory: str) -> None:
         try:
@@ -110,9 +116,9 @@ class SshTarget(Target):
         """A fresh temp directory on the device, after checking the host and its Python."""
         python = " ".join(shell_word(word) for word in self.python)
         try:
-            proc = self._ssh(f"mktemp -d && {python} -c {shlex.quote(_CHECK_RUNTIME)}", failure="cannot connect")
+            proc = self._ssh(f"mktemp -d && {python} -c {shlex.quote(_CHECK_RUNTIME)}")
         except HostLost as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(f"ssh host {self.destination} ({self.spec}): cannot connect: {exc}") from None
         directory = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
         if not directory.startswith("/"):
             raise UsageError(f"ssh host {self.destination}: mktemp -d failed: {last_line(proc.stderr)}")
@@ -139,7 +145,6 @@ class SshTarget(Target):
             if copied.returncode != 0:
                 failed = error_row(f"copying to ssh host {self.destination} failed: {last_line(copied.stderr)}")
                 return [dict(failed) for _ in models]
-            return run_each(placed, lambda model: self._ssh(
-                shell_command(directory, runner_command(self.python, model, runner_args)), wait_limit(runner_args)))
+            return run_each(placed, lambda model: self._run_model(directory, model, runner_args))
         finally:
             self._remove(directory)
