@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
@@ -28,6 +29,7 @@ class Sshd:
     remote_tmp: Path  # TMPDIR of the server's sessions: where `mktemp -d` puts device directories
     remote_home: Path  # HOME of the server's sessions (what a remote `~/` means)
     log: Path
+    pid: int  # the listening sshd; each connection is served by a child of it
 
     @property
     def url(self) -> str:
@@ -64,11 +66,17 @@ def sshd(tmp_path_factory) -> Sshd:
     The client side is a private ssh_config (``Sshd.client_config``): point ssh at it with
     ``-F`` or ``MOBILEKIT_SSH_CONFIG``. Stopped by its PID at the end of the session.
     """
+    with running_sshd(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_sshd(folder: Path):
+    """The ``sshd`` fixture's server in ``folder``, for a test that stops or kills it (``Sshd.pid``)."""
     sshd_bin = shutil.which("sshd") or next(
         (p for p in ("/usr/sbin/sshd", "/usr/local/sbin/sshd") if os.access(p, os.X_OK)), None)
     if sshd_bin is None or shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
         pytest.skip("OpenSSH server/client not installed (apt-get install openssh-server openssh-client)")
-    folder = tmp_path_factory.mktemp("sshd")
     host_key, client_key = folder / "host_key", folder / "client_key"
     host_public = _keygen(host_key)
     (folder / "authorized_keys").write_text(_keygen(client_key) + "\n")
@@ -104,7 +112,7 @@ def sshd(tmp_path_factory) -> Sshd:
     try:
         _wait_for_port(port, proc, log)
         yield Sshd(port=port, user=user, client_config=client_config, remote_tmp=remote_tmp,
-                   remote_home=remote_home, log=log)
+                   remote_home=remote_home, log=log, pid=proc.pid)
     finally:
         proc.terminate()
         try:

@@ -34,7 +34,7 @@ def test_bad_models_get_error_rows_while_the_others_are_measured(tflite_models, 
     by_name = {r["name"]: r for r in rows}
     assert set(by_name) == {"f32", "custom", "corrupt", "int8", "gone"}
     assert "Igamma" in by_name["custom"]["error"]
-    assert "corrupt.tflite: not a TFLite flatbuffer" in by_name["corrupt"]["error"]
+    assert "corrupt.tflite: not a valid TFLite model" in by_name["corrupt"]["error"]
     assert "no such file" in by_name["gone"]["error"]
     for name in ("f32", "int8"):
         row = by_name[name]
@@ -120,14 +120,14 @@ def test_runtime_crash_is_that_models_error_row(tflite_models, tmp_path, monkeyp
     monkeypatch.setenv("PYTHONPATH", str(hook))
     rows = LocalTarget().run([tflite_models["f32"], crash, tflite_models["int8"]], ["--runs", "2", "--min-secs", "0"])
     assert [r["error"] for r in rows][0] is None and rows[2]["error"] is None
-    assert rows[1]["error"] == f"runtime crashed (signal {int(signal.SIGSEGV)})"
+    assert rows[1]["error"] == f"runtime crashed (signal {int(signal.SIGSEGV)}, SIGSEGV)"
 
 
 def test_rows_from_output_pads_missing_models():
     out = json.dumps({"model": "a", "error": None}) + "\nnoise\n"
     rows = rows_from_output(3, out, -11)
     assert rows[0] == {"model": "a", "error": None}
-    assert rows[1] == rows[2] == {"error": "runtime crashed (signal 11)"}
+    assert rows[1] == rows[2] == {"error": "runtime crashed (signal 11, SIGSEGV)"}
     assert rows_from_output(1, "", 127, "sh: 1: python3: not found\n") == [
         {"error": "runner exited with code 127: sh: 1: python3: not found"}]
 

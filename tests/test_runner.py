@@ -99,7 +99,7 @@ def test_cli_prints_a_row_per_model_and_error_rows(tflite_models, tmp_path):
     assert [r["model"] for r in rows] == [str(m) for m in models]
     assert [r["error"] is None for r in rows] == [True, False, False, False, True]
     assert "Igamma" in rows[1]["error"]
-    assert "not a TFLite flatbuffer" in rows[2]["error"]
+    assert "not a valid TFLite model" in rows[2]["error"]
     assert "no such file" in rows[3]["error"]
     assert all("\n" not in r["error"] for r in rows[1:4])
 

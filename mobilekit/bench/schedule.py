@@ -11,7 +11,9 @@ concurrently (one thread per host); targets on the same host run one after anoth
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import random
 import statistics
 import sys
@@ -23,6 +25,7 @@ from typing import Callable
 
 from mobilekit.errors import PartialFailure, UsageError
 from mobilekit.runtime import graph, stats
+from mobilekit.runtime.isolate import MEMORY_LIMIT_MB, RUN_TIME_LIMIT_S
 from mobilekit.bench.targets import Target, TargetOptions, resolve_target
 
 ROW_FIELDS = ("model", "name", "target", "emulated", "error", "machine", "threads", "kernels", "api",
@@ -70,10 +73,44 @@ class _Sink:
         with self.lock:
             self.rows.append(row)
             if self.results:
-                with self.results.open("a", encoding="utf-8") as f:
-                    f.write(json.dumps(row) + "\n")
+                append_line(self.results, json.dumps(row))
             if self.on_row:
                 self.on_row(row)
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one whole line to a JSON Lines file that other processes may append to as well.
+
+    Under an exclusive ``flock`` (every bench appending to the file takes it), a last line left
+    without its newline by a writer killed mid-write is cut off first, then the line goes in with
+    one ``write`` on an O_APPEND descriptor: readers see whole rows only.
+    """
+    data = (line + "\n").encode("utf-8")
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        _cut_torn_tail(fd)
+        written = 0
+        while written < len(data):
+            written += os.write(fd, data[written:])
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _cut_torn_tail(fd: int) -> None:
+    """Truncate the file after its last newline (the unfinished row of a killed writer)."""
+    size = os.fstat(fd).st_size
+    end = size
+    while end > 0:
+        start = max(0, end - 65536)
+        chunk = os.pread(fd, end - start, start)
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            end = start + newline + 1
+            break
+        end = start
+    if end < size:
+        os.ftruncate(fd, end)
 
 
 def _checked_models(paths) -> tuple[list[tuple[str, Path, str]], list[tuple[str, str, str]]]:
@@ -130,35 +167,42 @@ def _target_warnings(rows: list[dict]) -> list[str]:
 
 
 def runner_args(*, threads: int, kernels: str, runs: int, warmup: int, min_secs: float,
-                input_shape: list[int] | None, input_seed: int, api: str) -> list[str]:
+                input_shape: list[int] | None, input_seed: int, api: str, time_limit: float = RUN_TIME_LIMIT_S,
+                memory_limit: float = MEMORY_LIMIT_MB) -> list[str]:
     """The device runner's flags for one measurement."""
     args = ["--threads", str(threads), "--kernels", kernels, "--runs", str(runs), "--warmup", str(warmup),
-            "--min-secs", str(min_secs), "--input-seed", str(input_seed), "--api", api]
+            "--min-secs", str(min_secs), "--input-seed", str(input_seed), "--api", api,
+            "--time-limit", f"{time_limit:g}", "--memory-limit", f"{memory_limit:g}"]
     if input_shape:
         args += ["--input-shape", ",".join(map(str, input_shape))]
     return args
 
 
-def _validate(*, threads, runs, warmup, min_secs, rounds, cooldown) -> None:
+def _validate(*, threads, runs, warmup, min_secs, rounds, cooldown, time_limit, memory_limit) -> None:
     if not threads or any(t < 1 for t in threads):
         raise UsageError(f"--threads {','.join(map(str, threads))}: thread counts must be >= 1")
     for flag, value, low in (("--runs", runs, 1), ("--warmup", warmup, 0), ("--min-secs", min_secs, 0),
-                             ("--rounds", rounds, 1), ("--cooldown", cooldown, 0)):
+                             ("--rounds", rounds, 1), ("--cooldown", cooldown, 0),
+                             ("--time-limit", time_limit, 0), ("--memory-limit", memory_limit, 0)):
         if value < low:
             raise UsageError(f"{flag} {value}: must be >= {low}")
 
 
 def benchmark(paths, *, targets=("local",), threads=(1,), kernels="xnnpack", runs=50, warmup=5,
               min_secs=1.0, rounds=1, cooldown=0.0, input_shape=None, input_seed=0, api="interpreter",
-              results=None, options: TargetOptions | None = None, on_row=None) -> list[dict]:
+              results=None, options: TargetOptions | None = None, on_row=None, time_limit=RUN_TIME_LIMIT_S,
+              memory_limit=MEMORY_LIMIT_MB) -> list[dict]:
     """Round rows then aggregate rows (CONTRACTS bench rows) for .tflite files or bundle dirs.
 
+    Each model runs in its own runner process, stopped after ``time_limit`` seconds and capped at
+    ``memory_limit`` MB of address space (0: no limit); hitting either is that model's error row.
     Raises UsageError when nothing can be measured (no path is a TFLite file, a bad flag or
     target); a target that fails mid-way (e.g. the host went away) ends only its own rows and
     is raised as PartialFailure at the end, after all rows are written.
     """
     threads = [int(t) for t in threads]
-    _validate(threads=threads, runs=runs, warmup=warmup, min_secs=min_secs, rounds=rounds, cooldown=cooldown)
+    _validate(threads=threads, runs=runs, warmup=warmup, min_secs=min_secs, rounds=rounds, cooldown=cooldown,
+              time_limit=time_limit, memory_limit=memory_limit)
     good, bad = _checked_models(paths)
     resolved: list[Target] = [resolve_target(spec, options) for spec in targets]
     sink = _Sink(results, on_row)
@@ -178,7 +222,8 @@ def benchmark(paths, *, targets=("local",), threads=(1,), kernels="xnnpack", run
                         order = random.sample(good, len(good))
                         args = runner_args(threads=t, kernels=kernels, runs=runs, warmup=warmup,
                                            min_secs=min_secs, input_shape=input_shape,
-                                           input_seed=input_seed, api=api)
+                                           input_seed=input_seed, api=api, time_limit=time_limit,
+                                           memory_limit=memory_limit)
                         measured = target.run([tflite for _, tflite, _ in order], args)
                         for (given, _, name), row in zip(order, measured):
                             row = {**row, "model": given, "name": name, "target": target.spec,

@@ -13,6 +13,7 @@ from mobilekit.deploy.bundle import IO_TYPES, QUANT_MODES
 from mobilekit.errors import UsageError
 from mobilekit.nets.config import KINDS, PADDINGS, BuilderConfig, parse_kind
 from mobilekit.nets.specs import BUILDERS
+from mobilekit.runtime.isolate import MEMORY_LIMIT_MB, RUN_TIME_LIMIT_S
 
 BUILDER_FLAGS = ("kind", "alpha", "resolution", "classes", "depth_multiplier", "minimalistic",
                  "padding")
@@ -107,6 +108,12 @@ def add_timing_flags(parser: argparse.ArgumentParser, *, runs: int, rounds: int)
     group.add_argument("--rounds", type=int, default=rounds,
                        help=f"interleaved rounds over all models, in random order (default {rounds})")
     group.add_argument("--cooldown", type=float, default=0.0, help="seconds to rest between rounds")
+    group.add_argument("--time-limit", type=float, default=RUN_TIME_LIMIT_S,
+                       help=f"seconds per model run before it is stopped and gets an error row "
+                            f"(0: none; default {RUN_TIME_LIMIT_S:g})")
+    group.add_argument("--memory-limit", type=float, default=MEMORY_LIMIT_MB,
+                       help=f"address space cap of each model's runner in MB (0: none; default "
+                            f"{MEMORY_LIMIT_MB}); inputs and tensors over half of it are refused")
 
 
 def target_options(args: argparse.Namespace) -> TargetOptions:
@@ -118,7 +125,8 @@ def timing(args: argparse.Namespace) -> dict:
     """The keyword arguments of ``bench.schedule.benchmark`` that the target and timing flags set."""
     return {"targets": args.target or ["local"], "threads": args.threads, "kernels": args.kernels,
             "api": args.api, "runs": args.runs, "warmup": args.warmup, "min_secs": args.min_secs,
-            "rounds": args.rounds, "cooldown": args.cooldown, "options": target_options(args)}
+            "rounds": args.rounds, "cooldown": args.cooldown, "options": target_options(args),
+            "time_limit": args.time_limit, "memory_limit": args.memory_limit}
 
 
 def thread_list(value: str) -> list[int]:

@@ -26,6 +26,10 @@ def scan_folder(root, *, flag: str = "--data",
     if not root.is_dir():
         raise UsageError(f"{flag} {root}: no such folder")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for name in classes:
+        if name.splitlines() != [name] or not name.strip():  # labels.txt is read with splitlines()
+            raise UsageError(f"{flag} {root}: class folder {name!r} cannot be one line of labels.txt "
+                             f"(a line break or only spaces in its name); rename it")
     if len(classes) < min_classes:
         wanted = "two class sub-folders" if min_classes > 1 else "a class sub-folder"
         raise UsageError(f"{flag} {root}: needs at least {wanted} (one per class), found "

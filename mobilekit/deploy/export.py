@@ -89,9 +89,12 @@ def export_bundle(model: keras.Model, out_dir: str | Path, *, quant: str, io: st
         }
     if not check["passed"]:
         raise PartialFailure(f"{name}: verification failed, no bundle written ({_gate_text(check)})")
-    with staged_dir(out_dir, replace=replace) as tmp:
-        atomic_write_bytes(tmp / MODEL_FILE, model_bytes)
-        write_files(tmp, labels, manifest)
+    try:
+        with staged_dir(out_dir, replace=replace) as tmp:
+            atomic_write_bytes(tmp / MODEL_FILE, model_bytes)
+            write_files(tmp, labels, manifest)
+    except FileExistsError:  # another export made it meanwhile
+        raise UsageError(f"{out_dir}: already exists (use --force to replace it)") from None
     return manifest
 
 

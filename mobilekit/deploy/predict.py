@@ -13,6 +13,7 @@ import numpy as np
 from mobilekit.data.preprocess import IMAGE_EXTENSIONS, dequantize_output, model_input, quantize_input
 from mobilekit.deploy.bundle import read_bundle
 from mobilekit.errors import UsageError
+from mobilekit.runtime import graph, isolate
 
 def preprocess(path: str | Path, input_spec: dict) -> np.ndarray:
     """An image file -> the float32 [1, H, W, 3] its manifest's ``input`` asks for (the one
@@ -75,11 +76,21 @@ class Classifier:
         return [{"index": int(i), "label": label(int(i)), "score": float(row[i])} for i in order]
 
 
+def classify(bundle_dir: str, images: list[str], top: int) -> list[dict]:
+    """{"image", "top"} per image: what ``predict`` runs in a child process (see isolate)."""
+    classifier = Classifier(bundle_dir)
+    return [{"image": image, "top": classifier.top(image, top)} for image in images]
+
+
 def predict(bundle: str | Path, images: list[str], *, top: int = 5) -> dict:
-    """``mobilekit predict``: the contract's ``{"bundle", "semantics", "results"}``."""
+    """``mobilekit predict``: the contract's ``{"bundle", "semantics", "results"}``.
+
+    The bundle and its model are checked here; the model runs in a child process (see
+    isolate), so an untrusted one cannot crash the caller."""
     if top < 1:
         raise UsageError(f"--top {top}: must be at least 1")
-    classifier = Classifier(bundle)
-    results = [{"image": str(p), "top": classifier.top(p, top)} for p in image_paths(images)]
-    return {"bundle": str(bundle), "semantics": classifier.manifest["output"]["semantics"],
-            "results": results}
+    manifest = read_bundle(bundle)
+    model = graph.check_tflite(Path(bundle) / manifest["model_file"])
+    paths = [str(p) for p in image_paths(images)]
+    results = isolate.call("mobilekit.deploy.predict:classify", str(bundle), paths, top, what=model)
+    return {"bundle": str(bundle), "semantics": manifest["output"]["semantics"], "results": results}

@@ -105,13 +105,15 @@ def keras_summary(model: keras.Model, config: BuilderConfig | None = None) -> di
 
 
 def tflite_summary(path: str | Path) -> dict:
-    """The same document for a .tflite file or bundle, from its graph (TF-free runtime reader)."""
-    from mobilekit.runtime import graph
+    """The same document for a .tflite file or bundle, from its graph (TF-free runtime reader,
+    run in a child process: the file is untrusted)."""
+    from mobilekit.runtime import graph, isolate
 
     path = graph.check_tflite(graph.model_file(path))
-    ops, tensors = graph.read_graph(path)
+    facts = isolate.call("mobilekit.runtime.graph:facts", path, what=path)
+    tensors = facts["tensors"]
     rows = []
-    for op, cost in zip(ops, graph.op_costs(path)):
+    for op, cost in zip(facts["ops"], facts["costs"]):
         kind, kernel = None, 0
         if cost["op"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"):
             shape = tensors[op["inputs"][1]]["shape"]
@@ -121,12 +123,11 @@ def tflite_summary(path: str | Path) -> dict:
         rows.append({"name": f"{cost['index']}:{cost['op']}", "type": cost["op"], "kind": kind,
                      "output_shape": list(cost["output_shape"])[1:], "params": cost["params"],
                      "kernel_params": kernel, "macs": cost["macs"], "stage": None})
-    inputs, _ = graph.io_tensors(path)
-    return {"model": path.stem, "kind": None, "input_shape": inputs[0]["shape"][1:],
-            "params": graph.total_weights(path), "trainable_params": None,
+    inputs = facts["inputs"]
+    return {"model": path.stem, "kind": None, "input_shape": inputs[0]["shape"][1:] if inputs else [],
+            "params": facts["weights"], "trainable_params": None,
             "kernel_params": int(sum(r["kernel_params"] for r in rows)),
             "macs": int(sum(r["macs"] for r in rows)), "layers": rows}
-
 
 
 def summarize_builder(config: BuilderConfig) -> dict:

@@ -20,29 +20,36 @@ from pathlib import Path
 import numpy as np
 
 from mobilekit.errors import UsageError
+from mobilekit.runtime import flatbuffer_check
 
 TFLITE_MAGIC = b"TFL3"  # the flatbuffer file identifier, at bytes 4..8
 MAC_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
 # input slot of the bias of each MAC op: the only constant int32 tensor that is a weight (int8
 # models keep biases in int32); every other constant int tensor is a shape, axis or padding
 _BIAS_SLOT = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "TRANSPOSE_CONV": 3}
+# input slot and rank of the weights of each MAC op
+_WEIGHTS = {"CONV_2D": (1, 4), "DEPTHWISE_CONV_2D": (1, 4), "FULLY_CONNECTED": (1, 2), "TRANSPOSE_CONV": (1, 4)}
 _INDEX_TYPES = ("INT32", "INT64")
 
 
 def check_tflite(path: str | os.PathLike) -> Path:
-    """The path, after making sure it is a readable TFLite flatbuffer (else UsageError)."""
+    """The path, after making sure it is a readable, structurally sound TFLite flatbuffer (else
+    UsageError naming the file and what is wrong); see flatbuffer_check."""
     path = Path(path)
     if not path.exists():
         raise UsageError(f"{path}: no such file")
     if not path.is_file():
         raise UsageError(f"{path}: not a file")
     try:
-        with open(path, "rb") as f:
-            head = f.read(8)
+        data = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
-    if len(head) < 8 or head[4:8] != TFLITE_MAGIC:
+    if len(data) < 8 or data[4:8] != TFLITE_MAGIC:
         raise UsageError(f"{path}: not a TFLite flatbuffer (no TFL3 identifier)")
+    try:
+        flatbuffer_check.check(data)
+    except flatbuffer_check.MalformedModel as exc:
+        raise UsageError(f"{path}: not a valid TFLite model: {exc}") from None
     return path
 
 
@@ -137,15 +144,31 @@ def _const_params(name: str, inputs: list[tuple[int, dict]]) -> dict[int, int]:
 
 def op_costs(path: str | os.PathLike) -> list[dict]:
     """Per op: {"index", "op", "output_shape", "params", "macs"} (CONTRACTS MAC rules)."""
-    return [{k: v for k, v in row.items() if k != "weight_tensors"} for row in _costs(path)]
+    return _public_costs(_costs(path, *read_graph(path)))
 
 
-def _costs(path) -> list[dict]:
-    ops, tensors = read_graph(path)
+def _public_costs(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k != "weight_tensors"} for row in rows]
+
+
+def _check_mac_op(path, op: dict, tensors: list[dict]) -> None:
+    """A MAC op whose weights are missing or of the wrong rank cannot be costed (nor run)."""
+    slot, rank = _WEIGHTS[op["op"]]
+    needed = [slot] + ([2] if op["op"] == "TRANSPOSE_CONV" else [])
+    if any(len(op["inputs"]) <= i or op["inputs"][i] < 0 for i in needed):
+        raise UsageError(f"{path}: op {op['index']} {op['op']} lacks its weight or input tensor")
+    shape = tensors[op["inputs"][slot]]["shape"]
+    if len(shape) != rank:
+        raise UsageError(f"{path}: op {op['index']} {op['op']} has weights of shape {shape}, not {rank}-D")
+
+
+def _costs(path, ops: list[dict], tensors: list[dict]) -> list[dict]:
     rows = []
     for op in ops:
+        if op["op"] in _WEIGHTS:
+            _check_mac_op(path, op, tensors)
         inputs = [(t, tensors[t] if t >= 0 else {}) for t in op["inputs"]]  # slots kept
-        output_shape = tensors[op["outputs"][0]]["shape"] if op["outputs"] else []
+        output_shape = tensors[op["outputs"][0]]["shape"] if op["outputs"] and op["outputs"][0] >= 0 else []
         weights = _const_params(op["op"], inputs)
         rows.append({"index": op["index"], "op": op["op"], "output_shape": output_shape,
                      "params": sum(weights.values()),
@@ -156,10 +179,25 @@ def _costs(path) -> list[dict]:
 
 def total_weights(path: str | os.PathLike) -> int:
     """Elements of all constant weight tensors, each counted once even when shared by ops."""
+    return _total_weights(_costs(path, *read_graph(path)))
+
+
+def _total_weights(rows: list[dict]) -> int:
     unique: dict[int, int] = {}
-    for row in _costs(path):
+    for row in rows:
         unique.update(row["weight_tensors"])
     return sum(unique.values())
+
+
+def facts(path: str | os.PathLike) -> dict:
+    """What inspect and summary read from the file, as one JSON-able document (what
+    ``isolate.call`` brings back from the child that reads an untrusted file): "ops" and
+    "tensors" as read_graph gives them, "costs" as op_costs, "weights", "inputs", "outputs"."""
+    ops, tensors = read_graph(path)
+    rows = _costs(path, ops, tensors)
+    inputs, outputs = io_tensors(path)
+    return {"ops": ops, "tensors": tensors, "costs": _public_costs(rows), "weights": _total_weights(rows),
+            "inputs": inputs, "outputs": outputs}
 
 
 def _quantization(tensor) -> dict | None:
@@ -174,15 +212,17 @@ def _quantization(tensor) -> dict | None:
 
 def io_tensors(path: str | os.PathLike) -> tuple[list[dict], list[dict]]:
     """(inputs, outputs) of the main subgraph as CONTRACTS ``inspect`` entries: name, shape,
-    dtype (numpy name) and quantization ({"scale", "zero_point"} or null)."""
+    dtype (numpy name) and quantization ({"scale", "zero_point"} or null), plus shape_signature
+    (-1 for a dynamic dimension)."""
     model = _model(Path(path))
     graph = model.Subgraphs(0)
     types = _enum_names("TensorType")
 
     def entry(index: int) -> dict:
         t = graph.Tensors(index)
-        return {"name": t.Name().decode("utf-8", "replace"),
-                "shape": [int(d) for d in t.ShapeAsNumpy()] if t.ShapeLength() else [],
+        shape = [int(d) for d in t.ShapeAsNumpy()] if t.ShapeLength() else []
+        return {"name": t.Name().decode("utf-8", "replace"), "shape": shape,
+                "shape_signature": [int(d) for d in t.ShapeSignatureAsNumpy()] if t.ShapeSignatureLength() else shape,
                 "dtype": types.get(t.Type(), str(t.Type())).lower(),
                 "quantization": _quantization(t)}
 
@@ -204,6 +244,8 @@ def model_file(path: str | os.PathLike) -> Path:
             name = json.loads(manifest.read_text(encoding="utf-8")).get("model_file") or name
         except (ValueError, AttributeError):
             raise UsageError(f"{manifest}: not a valid JSON manifest") from None
+        if not isinstance(name, str) or Path(name).name != name or name in (".", ".."):
+            raise UsageError(f"{manifest}: model_file {name!r} is not a file name inside the bundle")
     if not (path / name).is_file():
         raise UsageError(f"{path}: a directory without {name} (not a bundle)")
     return path / name

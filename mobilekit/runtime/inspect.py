@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from mobilekit.runtime import graph
+from mobilekit.runtime import graph, isolate
 
 
 def describe(path: str | os.PathLike) -> dict:
@@ -15,18 +15,22 @@ def describe(path: str | os.PathLike) -> dict:
 
     Beyond the contract: ``ops_total``, ``xnnpack_fully_delegated``, per-op ``output_shape``,
     ``params`` and ``macs``, and ``error`` when this machine's interpreter cannot prepare the model
-    (the graph facts still come from the file).
+    or crashes on it (the graph facts still come from the file). The file is checked here, then
+    read and handed to LiteRT in child processes (see isolate).
     """
     path = graph.check_tflite(graph.model_file(path))
-    costs = graph.op_costs(path)
-    inputs, outputs = graph.io_tensors(path)
-    delegated = graph.delegation(path)
+    facts = isolate.call("mobilekit.runtime.graph:facts", path, what=path)
+    try:
+        delegated = isolate.call("mobilekit.runtime.graph:delegation", path, what=path)
+    except isolate.ChildFailed as exc:
+        delegated = {**graph.delegation_summary(facts["ops"], []), "error": str(exc)}
+    costs = facts["costs"]
     ops = [{**op, "output_shape": cost["output_shape"], "params": cost["params"], "macs": cost["macs"]}
            for op, cost in zip(delegated["ops"], costs)]
     info = {
         "file": str(path), "size_bytes": path.stat().st_size,
-        "weights": graph.total_weights(path), "macs": sum(c["macs"] for c in costs),
-        "inputs": inputs, "outputs": outputs, "ops": ops, "ops_total": len(ops),
+        "weights": facts["weights"], "macs": sum(c["macs"] for c in costs),
+        "inputs": facts["inputs"], "outputs": facts["outputs"], "ops": ops, "ops_total": len(ops),
         "xnnpack_partitions": delegated["xnnpack_partitions"],
         "ops_outside_xnnpack": delegated["ops_outside_xnnpack"],
         "xnnpack_fully_delegated": delegated["xnnpack_fully_delegated"],

@@ -4,13 +4,19 @@ Runs anywhere ai-edge-litert and numpy run (no TensorFlow), e.g. copied to a Ras
 
     python -m mobilekit.runtime.runner MODEL [MODEL...] [--threads N] [--kernels xnnpack|builtin]
         [--runs N] [--warmup N] [--min-secs S] [--input-shape 1,H,W,C] [--input-seed N]
-        [--api interpreter|compiled]
+        [--api interpreter|compiled] [--time-limit S] [--memory-limit MB]
 
 Per model: load (``init_ms``), fill the inputs from ``--input-seed``, one first run
 (``first_ms``), ``--warmup`` untimed runs, then timed runs until BOTH ``--runs`` runs and
 ``--min-secs`` seconds are reached (at most ``--max-runs``). Only the inference call is timed;
 inputs are written once. A model that cannot run gets ``{"model": ..., "error": "one line"}``
 and the others go on. Rows are flushed as each model finishes; exit code 1 if any row is an error.
+
+Untrusted models are bounded: the process's address space is capped at ``--memory-limit`` MB,
+each model gets ``--time-limit`` seconds before SIGALRM ends the process (a hang inside native
+code included), and a model whose input is empty or dynamic beyond the batch dimension (without
+``--input-shape``), or that has a tensor larger than half the memory limit, is refused before
+anything is allocated.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import hashlib
 import json
 import platform
 import resource
+import signal
 import sys
 import time
 from pathlib import Path
@@ -27,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from mobilekit.errors import UsageError
-from mobilekit.runtime import graph, stats
+from mobilekit.runtime import graph, isolate, stats
 
 KERNELS = ("xnnpack", "builtin")
 APIS = ("interpreter", "compiled")
@@ -138,6 +145,40 @@ class _CompiledSession:
         return graph.delegation(path)  # CompiledModel does not expose its graph: ask an Interpreter
 
 
+def _megabytes(shape: list[int], dtype: str) -> float:
+    try:
+        itemsize = np.dtype(dtype.lower()).itemsize
+    except TypeError:  # string, resource, int4, ...: count a byte per element
+        itemsize = 1
+    return int(np.prod(shape, dtype=object)) * itemsize / 2**20
+
+
+def check_resources(path: Path, tensors: list[dict], input_shape: list[int] | None, memory_mb: float) -> None:
+    """Refuse (UsageError) a model that cannot run safely before anything is allocated: an input
+    with a zero dimension, or dynamic beyond the batch (which runs as 1) without
+    ``--input-shape``, or an input or intermediate tensor (``read_graph``'s ``tensors``) bigger
+    than half the memory limit (``memory_mb``; 0: no limit)."""
+    too_big = f"over half the memory limit of {memory_mb:g} MB (--memory-limit)"
+    inputs, _ = graph.io_tensors(path)
+    for i, entry in enumerate(inputs):
+        name, given = entry["name"], input_shape if i == 0 and input_shape else None
+        dims = list(given or entry["shape_signature"])
+        if dims and dims[0] == -1:
+            dims[0] = 1
+        if -1 in dims:
+            which = "give its shape with --input-shape" if i == 0 else "only the first input's shape can be given"
+            raise UsageError(f"{path}: input {name!r} has dynamic dimensions {entry['shape_signature']}: {which}")
+        if 0 in dims:
+            raise UsageError(f"{path}: input {name!r} has a zero dimension {dims}: nothing to run")
+        if memory_mb and _megabytes(dims, entry["dtype"]) > memory_mb / 2:
+            raise UsageError(f"{path}: input {name!r} {dims} {entry['dtype']} needs "
+                             f"{_megabytes(dims, entry['dtype']):,.0f} MB, {too_big}")
+    for i, tensor in enumerate(tensors):
+        if memory_mb and not tensor["constant"] and _megabytes(tensor["shape"], tensor["type"]) > memory_mb / 2:
+            raise UsageError(f"{path}: tensor {i} {tensor['shape']} {tensor['type'].lower()} needs "
+                             f"{_megabytes(tensor['shape'], tensor['type']):,.0f} MB, {too_big}")
+
+
 def _timed(call) -> float:
     start = time.perf_counter_ns()
     call()
@@ -146,12 +187,16 @@ def _timed(call) -> float:
 
 def measure(path: str | Path, *, threads: int = 1, kernels: str = "xnnpack", runs: int = 50,
             warmup: int = 5, min_secs: float = 1.0, input_shape: list[int] | None = None,
-            input_seed: int = 0, api: str = "interpreter", max_runs: int = 10000) -> dict:
-    """Time one model; the row's device-side fields (CONTRACTS bench row). Raises on failure."""
+            input_seed: int = 0, api: str = "interpreter", max_runs: int = 10000,
+            memory_mb: float = isolate.MEMORY_LIMIT_MB) -> dict:
+    """Time one model; the row's device-side fields (CONTRACTS bench row). Raises on failure.
+
+    ``memory_mb`` only bounds tensor sizes here (check_resources); ``main`` also caps the process."""
     if kernels not in KERNELS or api not in APIS:
         raise UsageError(f"kernels must be one of {KERNELS} and api one of {APIS}, got {kernels!r}, {api!r}")
     path = graph.check_tflite(path)
-    ops, _ = graph.read_graph(path)
+    ops, tensors = graph.read_graph(path)
+    check_resources(path, tensors, input_shape, memory_mb)
     session_cls = _InterpreterSession if api == "interpreter" else _CompiledSession
     start = time.perf_counter_ns()
     session = session_cls(path, threads, kernels, input_shape)
@@ -225,21 +270,47 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--input-shape", type=parse_shape, default=None, help="shape of the first input")
     parser.add_argument("--input-seed", type=int, default=0)
     parser.add_argument("--api", choices=APIS, default="interpreter")
+    parser.add_argument("--time-limit", type=float, default=isolate.RUN_TIME_LIMIT_S,
+                        help=f"seconds per model before the process is stopped (0: none; "
+                             f"default {isolate.RUN_TIME_LIMIT_S:g})")
+    parser.add_argument("--memory-limit", type=float, default=isolate.MEMORY_LIMIT_MB,
+                        help=f"address space cap in MB (0: none; default {isolate.MEMORY_LIMIT_MB})")
     return parser
+
+
+def _memory_hint(memory_mb: float) -> str:
+    """" (...--memory-limit...)" when this process's peak address space passed half the cap:
+    LiteRT reports a refused allocation only as a failed prepare or "no message"."""
+    try:
+        with open("/proc/self/status") as status:
+            peak_mb = next(int(line.split()[1]) for line in status if line.startswith("VmPeak:")) / 1024
+    except (OSError, StopIteration, ValueError):  # not Linux
+        return ""
+    if memory_mb and peak_mb > memory_mb / 2:
+        return f" (address space reached {peak_mb:,.0f} MB of the --memory-limit of {memory_mb:g} MB)"
+    return ""
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    isolate.limit_memory(args.memory_limit)
     emulated = emulation()
     failed = False
     for model in args.models:
+        if args.time_limit > 0:  # SIGALRM's default action ends the process, even inside native code
+            signal.setitimer(signal.ITIMER_REAL, args.time_limit)
         try:
             row = measure(model, threads=args.threads, kernels=args.kernels, runs=args.runs,
                           warmup=args.warmup, min_secs=args.min_secs, input_shape=args.input_shape,
-                          input_seed=args.input_seed, api=args.api, max_runs=args.max_runs)
-        except Exception as exc:  # one bad model must not stop the others
-            row = {"model": model, "error": graph.one_line(exc)}
+                          input_seed=args.input_seed, api=args.api, max_runs=args.max_runs,
+                          memory_mb=args.memory_limit)
+        except MemoryError:
+            row = {"model": model, "error": f"out of memory (over the --memory-limit of {args.memory_limit:g} MB)"}
             failed = True
+        except Exception as exc:  # one bad model must not stop the others
+            row = {"model": model, "error": graph.one_line(exc) + _memory_hint(args.memory_limit)}
+            failed = True
+        signal.setitimer(signal.ITIMER_REAL, 0)
         if emulated:
             row["emulated"] = True
             if not row["error"]:

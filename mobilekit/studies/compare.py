@@ -76,14 +76,14 @@ def build_variants(variants: list[BuilderConfig], quants: list[str], out_dir: Pa
 def describe_existing(paths: list[Path]) -> list[dict]:
     """Manifest-like records for bundles or bare .tflite files compared as they are."""
     from mobilekit.deploy.bundle import read_bundle
-    from mobilekit.runtime.graph import op_costs
+    from mobilekit.runtime import graph, isolate
 
     records = []
     for path in paths:
         if path.is_dir():
             records.append(read_bundle(path))
             continue
-        costs = op_costs(path)
+        costs = isolate.call("mobilekit.runtime.graph:op_costs", graph.check_tflite(path), what=path)  # untrusted
         records.append({"name": path.stem, "quantization": "as-is", "builder": None,
                         "params": sum(c["params"] for c in costs),
                         "macs": sum(c["macs"] for c in costs)})

@@ -103,7 +103,7 @@ def _cell(key: str, value) -> str:
         return f"{value:.3f}"
     if key == "gmacs":
         return f"{value:.1f}"
-    return str(value)
+    return " ".join(str(value).split()).replace("|", "\\|")  # one Markdown cell, whatever the name
 
 
 def _si(n: float) -> str:

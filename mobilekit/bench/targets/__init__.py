@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mobilekit.errors import UsageError
+from mobilekit.runtime.isolate import death_reason
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+GRACE_S = 60.0  # starting a runner (and reaching a device) on top of the runner's own --time-limit
 
 # scheme prefix -> "module:class" of the remote targets, imported only when used
 _SCHEMES = (
@@ -89,8 +91,9 @@ def error_row(message: str) -> dict:
 def rows_from_output(count: int, stdout: str, returncode: int, stderr: str = "") -> list[dict]:
     """The runner's JSON rows from its stdout, padded with error rows for models it never reached.
 
-    A runner killed by a signal (negative ``returncode``) or exiting without a row names that in
-    the first missing row; the rows it printed before stay valid.
+    A runner killed by a signal (negative ``returncode``; SIGALRM at its ``--time-limit``) or
+    exiting without a row names that in the first missing row; the rows it printed before stay
+    valid.
     """
     rows = []
     for line in stdout.splitlines():
@@ -102,10 +105,15 @@ def rows_from_output(count: int, stdout: str, returncode: int, stderr: str = "")
                 continue
     rows = rows[:count]
     if len(rows) < count:
-        if returncode < 0:
-            reason = f"runtime crashed (signal {-returncode})"
-        else:
-            last = error_row(stderr)["error"] if stderr.strip() else "no output"
-            reason = f"runner exited with code {returncode}: {last}"
+        reason = death_reason(returncode, stderr)
+        reason = f"runner {reason}" if reason.startswith("exited") else reason
         rows += [error_row(reason) for _ in range(count - len(rows))]
     return rows
+
+
+def wait_limit(runner_args: list[str]) -> float | None:
+    """Seconds to wait for one runner process: its ``--time-limit`` plus GRACE_S (None: no limit)."""
+    from mobilekit.bench.targets.remote import runner_options
+
+    limit = runner_options(runner_args).time_limit
+    return limit + GRACE_S if limit > 0 else None

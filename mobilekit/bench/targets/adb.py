@@ -16,6 +16,7 @@ No phone is attached where this is tested: the tests drive it through a stand-in
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 import shutil
@@ -24,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from mobilekit.errors import UsageError
-from mobilekit.bench.targets import Target, error_row
+from mobilekit.bench.targets import GRACE_S, Target, error_row, wait_limit
 from mobilekit.bench.targets.benchmark_model_output import parse_benchmark_output
 from mobilekit.bench.targets.remote import (last_line, run_each, runner_command, runner_options, shell_command,
                                       spec_argument, stage)
@@ -56,15 +57,24 @@ class AdbTarget(Target):
             raise UsageError(f"--taskset {self.taskset}: expected a hexadecimal CPU mask such as f0")
         self.python = shlex.split(getattr(options, "remote_python", None) or "python3")
 
-    def _adb(self, *args: str) -> subprocess.CompletedProcess:
+    def _adb(self, *args: str, timeout: float | None = GRACE_S) -> subprocess.CompletedProcess:
+        """adb with ``args``; subprocess.TimeoutExpired when the device gives no answer in time."""
         serial = ["-s", self.serial] if self.serial else []
-        return subprocess.run([self.adb, *serial, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        return subprocess.run([self.adb, *serial, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                              timeout=timeout)
 
     def _device(self) -> str:
         """The serial, or a description of the default device, for messages."""
         return f"adb device {self.serial}" if self.serial else "the adb device"
 
     def _make_directory(self) -> str:
+        try:
+            return self._new_directory()
+        except subprocess.TimeoutExpired as exc:
+            raise UsageError(f"--target {self.spec}: {self._device()} gave no answer within "
+                             f"{exc.timeout:g} s") from None
+
+    def _new_directory(self) -> str:
         state = self._adb("get-state")
         if state.returncode != 0 or state.stdout.strip() != "device":
             raise UsageError(f"--target {self.spec}: {self._device()} is not available: "
@@ -77,7 +87,7 @@ class AdbTarget(Target):
         return directory
 
     def _push(self, local: Path, directory: str) -> subprocess.CompletedProcess:
-        return self._adb("push", *[str(path) for path in sorted(local.iterdir())], f"{directory}/")
+        return self._adb("push", *[str(path) for path in sorted(local.iterdir())], f"{directory}/", timeout=None)
 
     def run(self, models: list[Path], runner_args: list[str]) -> list[dict]:
         directory = self._make_directory()
@@ -93,9 +103,11 @@ class AdbTarget(Target):
             if self.binary:
                 return self._run_benchmark_model(directory, placed, runner_args)
             return run_each(placed, lambda model: self._adb(
-                "shell", shell_command(directory, self._pinned(runner_command(self.python, model, runner_args)))))
+                "shell", shell_command(directory, self._pinned(runner_command(self.python, model, runner_args))),
+                timeout=wait_limit(runner_args)))
         finally:
-            self._adb("shell", f"rm -rf {shlex.quote(directory)}")
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._adb("shell", f"rm -rf {shlex.quote(directory)}")
 
     def _pinned(self, argv: list[str]) -> list[str]:
         return ["taskset", self.taskset, *argv] if self.taskset else argv
@@ -124,7 +136,12 @@ class AdbTarget(Target):
             if model is None:
                 rows.append(error_row("model file not found"))
                 continue
-            proc = self._adb("shell", shell_command(directory, self.benchmark_command(model, runner_args)))
+            try:
+                proc = self._adb("shell", shell_command(directory, self.benchmark_command(model, runner_args)),
+                                 timeout=wait_limit(runner_args))
+            except subprocess.TimeoutExpired as exc:
+                rows.append(error_row(f"benchmark_model gave no result within {exc.timeout:g} s: stopped"))
+                continue
             fields = parse_benchmark_output(proc.stdout + "\n" + proc.stderr)
             if "mean_ms" not in fields:
                 rows.append(error_row(f"benchmark_model printed no timings (exit code {proc.returncode}): "

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from mobilekit.errors import UsageError
-from mobilekit.bench.targets import Target, error_row
+from mobilekit.bench.targets import Target, error_row, wait_limit
 from mobilekit.bench.targets.remote import run_each, runner_command, runner_options, spec_argument, stage
 
 DEFAULT_CPU = "neoverse-n1"
@@ -72,7 +72,8 @@ class QemuTarget(Target):
 
             def run_one(model: str) -> subprocess.CompletedProcess:
                 return subprocess.run(runner_command(self.python_command(), model, runner_args), cwd=directory,
-                                      env=self.environment(), capture_output=True, text=True)
+                                      env=self.environment(), capture_output=True, text=True,
+                                      timeout=wait_limit(runner_args))
 
             def finish(row: dict, proc: subprocess.CompletedProcess) -> dict:
                 return self._checked(row, proc.stderr, flags.kernels)

@@ -91,18 +91,30 @@ def shell_returncode(code: int) -> int:
     return -(code - 128) if 128 < code < 160 else code
 
 
+class HostLost(Exception):
+    """The device stopped answering; the message (one line) is the error of every model left."""
+
+
 def run_each(placed: list[str | None], run_one: Callable[[str], subprocess.CompletedProcess],
              finish: Callable[[dict, subprocess.CompletedProcess], dict] | None = None) -> list[dict]:
-    """One runner process per model, so a crash costs only that model's row.
+    """One runner process per model, so a crash or a hang costs only that model's row.
 
-    ``run_one(relative model path)`` runs it; ``finish(row, process)`` may amend a row.
+    ``run_one(relative model path)`` runs it (raising subprocess.TimeoutExpired past the time
+    limit, HostLost when the device is gone); ``finish(row, process)`` may amend a row.
     """
     rows = []
-    for relative in placed:
+    for index, relative in enumerate(placed):
         if relative is None:
             rows.append(error_row("model file not found"))
             continue
-        proc = run_one(relative)
+        try:
+            proc = run_one(relative)
+        except subprocess.TimeoutExpired as exc:
+            rows.append(error_row(f"no result within {exc.timeout:g} s: stopped (raise --time-limit)"))
+            continue
+        except HostLost as exc:
+            rows += [error_row(str(exc)) for _ in placed[index:]]
+            break
         row = rows_from_output(1, proc.stdout, shell_returncode(proc.returncode), proc.stderr)[0]
         rows.append(finish(row, proc) if finish else row)
     return rows

@@ -6,8 +6,10 @@ known_hosts apply as they do in a terminal (``MOBILEKIT_SSH_CONFIG`` names anoth
 passed as ``-F``). ``BatchMode=yes``: it never prompts, an unknown host key or a missing key fails.
 Each run copies the runner and the models into a ``mktemp -d`` directory on the device, runs
 one runner per model there with every word shell-quoted, and removes the directory whatever
-happens. A host that goes away mid-run (powered off, sshd stopped) ends the run: the model in
-flight and the ones after it get an error row naming the host, finished rows stay.
+happens. A host that goes away mid-run (powered off, sshd stopped, network gone: ssh fails, or
+keep-alives go unanswered for a minute, or no runner result comes within its time limit plus
+``GRACE_S``) ends the run: the model in flight and the ones after it get an error row naming the
+host, finished rows stay.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from mobilekit.errors import UsageError
-from mobilekit.bench.targets import Target, error_row
-from mobilekit.bench.targets.remote import last_line, run_each, runner_command, shell_command, shell_word, stage
+from mobilekit.bench.targets import GRACE_S, Target, error_row, wait_limit
+from mobilekit.bench.targets.remote import (HostLost, last_line, run_each, runner_command, shell_command, shell_word,
+                                      stage)
 
 BATCH_OPTIONS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=15",
                  "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4"]
@@ -84,21 +87,40 @@ class SshTarget(Target):
                 return value.strip()
         return self.destination
 
-    def _ssh(self, command: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["ssh", *self.options, "--", self.destination, command],
-                              capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    def _ssh(self, command: str, timeout: float | None = GRACE_S) -> subprocess.CompletedProcess:
+        """``command`` on the host; raises HostLost (why, one line) when ssh itself fails or no
+        answer comes within ``timeout`` seconds."""
+        try:
+            proc = subprocess.run(["ssh", *self.options, "--", self.destination, command],
+                                  capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise HostLost(f"no answer within {timeout:g} s") from None
+        if proc.returncode == SSH_FAILED:
+            raise HostLost(last_line(proc.stderr) if proc.stderr.strip() else "it stopped answering")
+        return proc
+
+    def _run_model(self, directory: str, model: str, runner_args: list[str]) -> subprocess.CompletedProcess:
+        try:
+            return self._ssh(shell_command(directory, runner_command(self.python, model, runner_args)),
+                             wait_limit(runner_args))
+        except HostLost as exc:  # the rest of this run is not tried: each would cost a timeout
+            raise HostLost(f"ssh host {self.destination} went away: {exc}") from None
 
     def _remove(self, directory: str) -> None:
-        self._ssh(f"rm -rf {shlex.quote(directory)}")
+        try:
+            self._ssh(f"rm -rf {shlex.quote(directory)}")
+        except HostLost:
+            pass  # the host is gone; its temp directory goes with its next reboot
 
     def _make_directory(self) -> str:
         """A fresh temp directory on the device, after checking the host and its Python."""
         python = " ".join(shell_word(word) for word in self.python)
-        proc = self._ssh(f"mktemp -d && {python} -c {shlex.quote(_CHECK_RUNTIME)}")
+        try:
+            proc = self._ssh(f"mktemp -d && {python} -c {shlex.quote(_CHECK_RUNTIME)}")
+        except HostLost as exc:
+            raise UsageError(f"ssh host {self.destination} ({self.spec}): cannot connect: {exc}") from None
         directory = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
         if not directory.startswith("/"):
-            if proc.returncode == SSH_FAILED:
-                raise UsageError(f"ssh host {self.destination} ({self.spec}): cannot connect: {last_line(proc.stderr)}")
             raise UsageError(f"ssh host {self.destination}: mktemp -d failed: {last_line(proc.stderr)}")
         if proc.returncode != 0:
             self._remove(directory)
@@ -123,27 +145,6 @@ class SshTarget(Target):
             if copied.returncode != 0:
                 failed = error_row(f"copying to ssh host {self.destination} failed: {last_line(copied.stderr)}")
                 return [dict(failed) for _ in models]
-            return self._run_each(directory, placed, runner_args)
+            return run_each(placed, lambda model: self._run_model(directory, model, runner_args))
         finally:
             self._remove(directory)
-
-    def _run_each(self, directory: str, placed: list[str | None], runner_args: list[str]) -> list[dict]:
-        """One ssh per model; after the host went away the rest are not tried (a powered-off
-        host would cost every model a connect timeout)."""
-        gone = ""
-
-        def run_one(model: str) -> subprocess.CompletedProcess:
-            nonlocal gone
-            if gone:
-                return subprocess.CompletedProcess([], SSH_FAILED, "", gone)
-            proc = self._ssh(shell_command(directory, runner_command(self.python, model, runner_args)))
-            if proc.returncode == SSH_FAILED:
-                gone = proc.stderr
-            return proc
-
-        def finish(row: dict, proc: subprocess.CompletedProcess) -> dict:
-            if proc.returncode != SSH_FAILED:
-                return row
-            return error_row(f"ssh host {self.destination} went away: {last_line(proc.stderr)}")
-
-        return run_each(placed, run_one, finish)
