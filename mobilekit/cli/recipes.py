@@ -82,8 +82,12 @@ def add_export_flags(p: argparse.ArgumentParser, *, min_agreement: float = 0.98,
 
 def run(main: Callable[[argparse.Namespace], int | None], p: argparse.ArgumentParser,
         argv: list[str] | None = None) -> int:
-    """Parse, run ``main(args)`` and map errors to the CONTRACTS exit codes (2, 1, 130)."""
-    args = p.parse_args(argv)
+    """Parse, run ``main(args)`` and map errors to the CONTRACTS exit codes (2, 1, 130); the
+    exit code is returned in every case (argparse's own refusals and --help included)."""
+    try:
+        args = p.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
 
     def work():
         for flag, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size),
